@@ -1,0 +1,55 @@
+# The two commands: `make run` and `make test`. Everything else they need, they install.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STORE ?= $(HOME)/.convscope
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STATIC := src/convscope/server/static/index.html
+WEB_SOURCES := $(shell find web/src web/index.html web/package.json web/vite.config.ts -type f 2>/dev/null)
+
+export TF_CPP_MIN_LOG_LEVEL := 2
+export KERAS_BACKEND := tensorflow
+
+.PHONY: install web run test bench lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+$(STATIC): web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
+
+install: $(VENV)/.installed $(STATIC)
+
+web: $(STATIC)
+
+run: install
+	$(BIN)/convscope serve --host $(HOST) --port $(PORT) --store $(STORE)
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/recorder_overhead.py
+	$(BIN)/python bench/payload_size.py
+	$(BIN)/python bench/browser.py
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+clean:
+	rm -rf $(VENV) web/node_modules src/convscope/server/static

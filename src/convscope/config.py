@@ -1,0 +1,56 @@
+"""Settings read from the environment, with the defaults a single user on a laptop wants."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STORE_ENV = "CONVSCOPE_STORE"
+DATABASE_URL_ENV = "CONVSCOPE_DATABASE_URL"
+DATA_ENV = "CONVSCOPE_DATA"
+WORKERS_ENV = "CONVSCOPE_WORKERS"
+
+#: Where Keras keeps the files it downloads.
+KERAS_CACHE = Path("~/.keras/datasets")
+#: Where Debian's dataset packages (``dataset-fashion-mnist``...) put their files.
+SYSTEM_DATASETS = Path("/usr/share/datasets")
+
+
+def default_store_dir() -> Path:
+    """The store directory: ``$CONVSCOPE_STORE`` or ``~/.convscope``."""
+    return Path(os.environ.get(STORE_ENV) or "~/.convscope").expanduser()
+
+
+def data_search_dirs(user_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Directories searched for dataset files, in order.
+
+    The directory the user gives (``--data-dir``), else ``$CONVSCOPE_DATA``; then the Keras
+    cache; then ``/usr/share/datasets``.
+    """
+    dirs: list[Path] = []
+    chosen = user_dir or os.environ.get(DATA_ENV)
+    if chosen:
+        dirs.append(Path(chosen).expanduser())
+    dirs.append(KERAS_CACHE.expanduser())
+    dirs.append(SYSTEM_DATASETS)
+    return dirs
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Server and worker settings.
+
+    Attributes:
+        store_dir: Directory of the database and the array files.
+        database_url: SQLAlchemy URL; ``None`` means SQLite inside ``store_dir``.
+        workers: How many runs train at the same time (one worker process each).
+        max_upload_bytes: Largest accepted upload.
+        max_image_pixels: Largest accepted decoded image, against decompression bombs.
+    """
+
+    store_dir: Path = field(default_factory=default_store_dir)
+    database_url: str | None = field(default_factory=lambda: os.environ.get(DATABASE_URL_ENV))
+    workers: int = field(default_factory=lambda: int(os.environ.get(WORKERS_ENV, "1")))
+    max_upload_bytes: int = 200 * 1024 * 1024
+    max_image_pixels: int = 4096 * 4096

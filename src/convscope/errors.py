@@ -1,0 +1,51 @@
+"""The errors convscope raises on purpose: each one carries a message a user can act on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class ConvscopeError(Exception):
+    """Base class of every error convscope raises deliberately."""
+
+
+class InvalidInput(ConvscopeError, ValueError):
+    """A value given by the user is not acceptable.
+
+    Args:
+        field: The name of the field or option at fault (``"learning_rate"``, ``"dataset"``).
+        reason: Why the value is refused, in words a user understands.
+        choices: The valid choices, when the field takes one of a known set.
+    """
+
+    def __init__(self, field: str, reason: str, choices: Iterable[str] | None = None) -> None:
+        self.field = field
+        self.reason = reason
+        self.choices = list(choices) if choices is not None else None
+        message = f"{field}: {reason}"
+        if self.choices:
+            message += f" (valid choices: {', '.join(self.choices)})"
+        super().__init__(message)
+
+
+class DataUnavailable(ConvscopeError):
+    """A dataset's files cannot be found; the message says where we looked and how to get them."""
+
+
+class StoreError(ConvscopeError):
+    """The store cannot be opened or written (unwritable directory, unknown schema version...)."""
+
+
+class NotFound(ConvscopeError, KeyError):
+    """A run or snapshot id that the store does not hold."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "not found"
+
+
+class UnsafeModel(ConvscopeError):
+    """A model file that convscope refuses to load (not a .keras zip, custom code, Lambda...)."""
+
+
+class InvalidTransition(ConvscopeError):
+    """A run status change that the run state machine does not allow."""
