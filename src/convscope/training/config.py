@@ -32,8 +32,8 @@ class RunConfig(BaseModel):
     )
     arch: str | ArchSpec = Field(default="small_cnn", description="Preset name or block list.")
     optimizer: Optimizer = "adam"
-    learning_rate: float = Field(default=1e-3, gt=0, le=10)
-    batch_size: int = Field(default=64, ge=1, le=4096)
+    learning_rate: float = Field(default=3e-3, gt=0, le=10)
+    batch_size: int = Field(default=32, ge=1, le=4096)
     epochs: int = Field(default=3, ge=1, le=200)
     weight_init: WeightInit = "he_normal"
     dropout: float | None = Field(
@@ -44,8 +44,11 @@ class RunConfig(BaseModel):
     )
     augment_flip: bool = Field(default=False, description="Random horizontal flips.")
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    probe_size: int = Field(
-        default=1000, ge=1, le=20_000, description="Test images followed through the run."
+    probe_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=20_000,
+        description="Test images followed through the run (default 1,000, or all if fewer).",
     )
     snapshot_fractions: list[float] = Field(
         default_factory=lambda: list(DEFAULT_SNAPSHOT_FRACTIONS),
@@ -95,3 +98,35 @@ class RunConfig(BaseModel):
     def to_json_dict(self) -> dict[str, Any]:
         """A plain JSON-serialisable dict of the config."""
         return self.model_dump(mode="json")
+
+
+def check_against_data(config: RunConfig, data_dir: str | None = None) -> None:
+    """Check what only the dataset can tell, before a run is created.
+
+    Cheap: reads the dataset's description, not its images.
+
+    Raises:
+        DataUnavailable: The dataset's files are not here.
+        InvalidInput: ``train_size``, ``test_size`` or ``probe_size`` exceed the dataset.
+    """
+    from convscope.datasets import dataset_info
+    from convscope.errors import DataUnavailable, InvalidInput
+
+    info = dataset_info(config.dataset, data_dir)
+    if not info.available:
+        raise DataUnavailable(info.reason or f"dataset {config.dataset} is not available here")
+    if info.train_count is not None and config.train_size and config.train_size > info.train_count:
+        raise InvalidInput(
+            "train_size", f"{config.train_size} exceeds the {info.train_count} training images"
+        )
+    test_count = info.test_count
+    if test_count is not None and config.test_size:
+        if config.test_size > test_count:
+            raise InvalidInput(
+                "test_size", f"{config.test_size} exceeds the {test_count} test images"
+            )
+        test_count = config.test_size
+    if test_count is not None and config.probe_size and config.probe_size > test_count:
+        raise InvalidInput(
+            "probe_size", f"{config.probe_size} is larger than the test set ({test_count} images)"
+        )

@@ -1,0 +1,258 @@
+"""The ``convscope`` command: train, list and inspect runs, list datasets, serve the web app."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from convscope.errors import ConvscopeError, InvalidInput
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+#: CLI flag -> RunConfig field, for the flags that override a config file.
+_TRAIN_FLAGS = {
+    "name": "name",
+    "dataset": "dataset",
+    "train_size": "train_size",
+    "test_size": "test_size",
+    "arch": "arch",
+    "optimizer": "optimizer",
+    "learning_rate": "learning_rate",
+    "batch_size": "batch_size",
+    "epochs": "epochs",
+    "weight_init": "weight_init",
+    "dropout": "dropout",
+    "augment_shift": "augment_shift",
+    "augment_flip": "augment_flip",
+    "seed": "seed",
+    "probe_size": "probe_size",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="convscope", description="Train image classifiers and watch them from the inside."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_store(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--store", help="store directory (default $CONVSCOPE_STORE or ~/.convscope)")
+
+    datasets = sub.add_parser("datasets", help="list the datasets and whether they are here")
+    datasets.add_argument("--data-dir", help="extra directory searched first for dataset files")
+    datasets.add_argument("--json", action="store_true", help="print JSON")
+
+    train = sub.add_parser("train", help="train one run and record its snapshots")
+    train.add_argument("--config", help="a TOML or JSON file with RunConfig fields")
+    train.add_argument("--name")
+    train.add_argument("--dataset")
+    train.add_argument("--train-size", type=int)
+    train.add_argument("--test-size", type=int)
+    train.add_argument("--arch", help="a preset name, or a JSON architecture spec")
+    train.add_argument("--optimizer")
+    train.add_argument("--learning-rate", "--lr", type=float)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--weight-init")
+    train.add_argument("--dropout", type=float)
+    train.add_argument("--augment-shift", type=float)
+    train.add_argument("--augment-flip", action="store_true", default=None)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--probe-size", type=int)
+    train.add_argument("--data-dir", help="extra directory searched first for dataset files")
+    train.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    with_store(train)
+
+    runs = sub.add_parser("runs", help="list the runs in a store")
+    runs.add_argument("--json", action="store_true")
+    with_store(runs)
+
+    show = sub.add_parser("show", help="show one run and its snapshots")
+    show.add_argument("run_id")
+    show.add_argument("--json", action="store_true")
+    with_store(show)
+
+    serve = sub.add_parser("serve", help="serve the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, help="runs trained at the same time (default 1)")
+    with_store(serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``convscope`` console script; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "datasets":
+            return _datasets(args)
+        if args.command == "train":
+            return _train(args)
+        if args.command == "runs":
+            return _runs(args)
+        if args.command == "show":
+            return _show(args)
+        return _serve(args)
+    except ValidationError as error:
+        for line in validation_messages(error):
+            print(f"convscope: error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConvscopeError as error:
+        print(f"convscope: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def validation_messages(error: ValidationError) -> list[str]:
+    """One ``field: reason`` line per problem in a pydantic validation error."""
+    lines = []
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"]) or "config"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown field"
+        lines.append(f"{field}: {message}")
+    return lines
+
+
+def _open_store(args: argparse.Namespace) -> Any:
+    from convscope.store import Store
+
+    return Store(args.store)
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from convscope.datasets import list_datasets
+
+    infos = list_datasets(args.data_dir)
+    if args.json:
+        print(json.dumps([asdict(info) for info in infos], indent=2))
+        return 0
+    from convscope.cli_format import datasets_table
+
+    datasets_table(infos)
+    return 0
+
+
+def load_config_file(path: str) -> dict[str, Any]:
+    """Read RunConfig fields from a TOML or JSON file."""
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as error:
+        raise InvalidInput("config", f"cannot read {path}: {error.strerror}") from error
+    try:
+        if file.suffix == ".toml":
+            import tomllib
+
+            return tomllib.loads(text)
+        data = json.loads(text)
+    except ValueError as error:
+        kind = "TOML" if file.suffix == ".toml" else "JSON"
+        raise InvalidInput("config", f"{path} is not valid {kind}: {error}") from error
+    if not isinstance(data, dict):
+        raise InvalidInput("config", f"{path} must hold an object of RunConfig fields")
+    return data
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    """The RunConfig of ``convscope train``: a config file, overridden by flags."""
+    from convscope.training.config import RunConfig
+
+    fields = load_config_file(args.config) if args.config else {}
+    for flag, field in _TRAIN_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            fields[field] = value
+    arch = fields.get("arch")
+    if isinstance(arch, str) and arch.lstrip().startswith("{"):
+        try:
+            fields["arch"] = json.loads(arch)
+        except ValueError as error:
+            raise InvalidInput("arch", f"not valid JSON: {error}") from error
+    return RunConfig.model_validate(fields)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from convscope.training.config import check_against_data
+
+    config = build_config(args)
+    check_against_data(config, args.data_dir)
+    store = _open_store(args)
+    from convscope.cli_format import TrainingProgress
+    from convscope.training.runner import create_run, train_run
+
+    run = create_run(store, config, source="cli")
+    with TrainingProgress(config.epochs, quiet=args.json) as progress:
+        record = train_run(store, run.id, data_dir=args.data_dir, on_event=progress.update)
+    summary = {
+        "run_id": record.id,
+        "status": record.status,
+        "snapshots": record.num_snapshots,
+        "final_metrics": record.final_metrics,
+        "error": record.error,
+        "store": str(store.root),
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        from convscope.cli_format import run_summary
+
+        run_summary(record, store.root)
+    if record.status == "interrupted":
+        return EXIT_INTERRUPTED
+    if record.status == "failed":
+        if not args.json:
+            print(f"convscope: error: {record.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    runs = store.list_runs()
+    if args.json:
+        from convscope.cli_format import run_json
+
+        print(json.dumps([run_json(run) for run in runs], indent=2))
+        return 0
+    from convscope.cli_format import runs_table
+
+    runs_table(runs)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from convscope.cli_format import run_json, show_run
+
+    store = _open_store(args)
+    run = store.get_run(args.run_id)
+    snapshots = store.list_snapshots(run.id)
+    if args.json:
+        data = run_json(run)
+        data["snapshots"] = [
+            {"index": s.index, "epoch": s.epoch, "step": s.step, "metrics": s.metrics}
+            for s in snapshots
+        ]
+        print(json.dumps(data, indent=2))
+        return 0
+    show_run(run, snapshots)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from convscope.server.app import serve
+
+    serve(host=args.host, port=args.port, store_dir=args.store, workers=args.workers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

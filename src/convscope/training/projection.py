@@ -1,0 +1,68 @@
+"""The classification map's 2-D positions, aligned across snapshots.
+
+Each snapshot's penultimate-layer embedding of the probe set is projected on its own two
+principal components (PCA), scaled to unit root-mean-square radius, and then rotated (or
+reflected) onto the previous snapshot's positions by orthogonal Procrustes analysis
+(Schönemann, 1966). The PCA fits the network as it is *now*, so each map shows the
+structure of that moment; the Procrustes step removes the arbitrary rotation and sign of
+principal components, so an image that moves from one snapshot to the next moved because
+the network changed, not because the projection did.
+
+A PCA fitted once and extended with ``transform`` would keep the axes of an early,
+untrained network; t-SNE or UMAP would cost seconds per snapshot and would not be stable
+across snapshots. PCA plus Procrustes costs well under a millisecond for 1,000 images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def pca_2d(embedding: np.ndarray) -> np.ndarray:
+    """Project rows on their first two principal components, at unit RMS radius.
+
+    Args:
+        embedding: ``[n, d]`` array, any float dtype.
+
+    Returns:
+        ``[n, 2]`` float64 array, centred, with ``mean(sum(row**2)) == 1`` (zeros if the
+        embedding has no variance).
+    """
+    x = np.asarray(embedding, dtype=np.float64)
+    x = x - x.mean(axis=0, keepdims=True)
+    if x.shape[1] < 2:
+        x = np.concatenate([x, np.zeros((x.shape[0], 2 - x.shape[1]))], axis=1)
+    # The SVD of the centred data gives the principal axes in vt.
+    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    projected = x @ vt[:2].T
+    rms = float(np.sqrt(np.mean(np.sum(projected**2, axis=1))))
+    return projected / rms if rms > 0 else projected
+
+
+def procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The orthogonal 2x2 matrix ``r`` that minimises ``||source @ r - target||``.
+
+    Args:
+        source: ``[n, 2]`` centred positions to move.
+        target: ``[n, 2]`` centred positions to move them onto.
+
+    Returns:
+        ``[2, 2]`` orthogonal matrix (a rotation, possibly with a reflection).
+    """
+    u, _, vt = np.linalg.svd(source.T @ target)
+    return u @ vt
+
+
+class AlignedProjection:
+    """Projects successive embeddings of the same images, each aligned to the previous one."""
+
+    def __init__(self, previous: np.ndarray | None = None) -> None:
+        self.previous = None if previous is None else np.asarray(previous, dtype=np.float64)
+
+    def __call__(self, embedding: np.ndarray) -> np.ndarray:
+        """Positions ``[n, 2]`` (float32) of this snapshot's embedding."""
+        positions = pca_2d(embedding)
+        if self.previous is not None and self.previous.shape == positions.shape:
+            positions = positions @ procrustes_rotation(positions, self.previous)
+        self.previous = positions
+        return positions.astype(np.float32)

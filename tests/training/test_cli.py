@@ -1,0 +1,85 @@
+import json
+
+import pytest
+
+from convscope.cli import main
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--dataset", "nope"], ["dataset: unknown dataset 'nope'", "digits", "shapes"]),
+        (["--arch", "nope"], ["arch: unknown architecture 'nope'", "small_cnn", "resnet_mini"]),
+        (["--learning-rate", "0"], ["learning_rate:", "greater than 0"]),
+        (["--learning-rate", "-1"], ["learning_rate:"]),
+        (["--batch-size", "0"], ["batch_size:", "greater than or equal to 1"]),
+        (["--epochs", "0"], ["epochs:"]),
+        (["--epochs", "100000"], ["epochs:", "less than or equal to 200"]),
+        (["--probe-size", "5000"], ["probe_size: 5000 is larger than the test set (359 images)"]),
+        (["--arch", '{"blocks": [{"type": "conv", "filterz": 3}]}'], ["filterz", "unknown field"]),
+    ],
+)
+def test_bad_training_input_gets_one_clear_message_and_exit_code_2(
+    tmp_path, capsys, arguments, expected
+):
+    code = main(["train", "--dataset", "digits", "--store", str(tmp_path), *arguments])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert error.startswith("convscope: error: ")
+    for fragment in expected:
+        assert fragment in error
+    assert "Traceback" not in error
+
+
+def test_unknown_key_in_a_config_file_is_named(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('dataset = "digits"\nepochs = 1\nlearning_rat = 0.1\n')
+    code = main(["train", "--config", str(config), "--store", str(tmp_path / "s")])
+    assert code == 2
+    assert "learning_rat: unknown field" in capsys.readouterr().err
+
+
+def test_a_broken_config_file_is_reported(tmp_path, capsys):
+    config = tmp_path / "run.json"
+    config.write_text("{not json")
+    assert main(["train", "--config", str(config)]) == 2
+    assert "is not valid JSON" in capsys.readouterr().err
+    assert main(["train", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_an_unwritable_store_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code = main(["train", "--dataset", "digits", "--epochs", "1", "--store", str(blocker / "s")])
+    assert code == 2
+    assert str(blocker / "s") in capsys.readouterr().err
+
+
+def test_datasets_lists_what_is_here(capsys):
+    assert main(["datasets", "--json"]) == 0
+    infos = {info["name"]: info for info in json.loads(capsys.readouterr().out)}
+    assert infos["digits"]["available"] and infos["shapes"]["available"]
+    assert {"fashion_mnist", "mnist", "cifar10", "folder"} <= set(infos)
+    assert main(["datasets"]) == 0
+    assert "digits" in capsys.readouterr().out
+
+
+def test_runs_and_show_list_a_recorded_run_and_bad_input_loses_nothing(
+    digits_run, tmp_path, capsys
+):
+    _, summary, store = digits_run
+    store_dir = str(store.root)
+    # A refused invocation against the same store changes nothing in it.
+    assert main(["train", "--dataset", "digits", "--lr", "0", "--store", store_dir]) == 2
+    capsys.readouterr()
+    assert main(["runs", "--store", store_dir, "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert [run["id"] for run in runs] == [summary["run_id"]]
+    assert main(["show", summary["run_id"], "--store", store_dir, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert len(shown["snapshots"]) == 6 and shown["snapshots"][-1]["epoch"] == 3.0
+    assert main(["show", summary["run_id"], "--store", store_dir]) == 0
+    assert "val acc" in capsys.readouterr().out
+    assert main(["show", "0123456789ab", "--store", store_dir]) == 2
+    assert "0123456789ab" in capsys.readouterr().err
