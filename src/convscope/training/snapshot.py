@@ -16,9 +16,9 @@ import numpy as np
 from convscope.models.gradients import loss_gradients
 
 #: Images per inference batch: large batches amortise per-call overhead on CPU.
-INFERENCE_BATCH = 512
+INFERENCE_BATCH = 1024
 #: Probe images used for activation and gradient statistics.
-STATS_BATCH = 256
+STATS_BATCH = 128
 
 LAYER_STAT_KEYS = (
     "weight_norm",

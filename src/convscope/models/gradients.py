@@ -1,0 +1,120 @@
+"""Gradients of a model's loss and logits: the one module of convscope that uses TensorFlow.
+
+Keras 3 has no backend-neutral gradient API, so the gradient code is kept here, behind
+two NumPy-in, NumPy-out functions; lenses (saliency, integrated gradients, Grad-CAM...)
+build on them and stay free of TensorFlow. Models run with ``training=False``: dropout is
+off and batch normalisation uses its moving statistics, as at inference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from convscope.errors import InvalidInput
+
+
+def _as_images(model: keras.Model, x: Any) -> np.ndarray:
+    images = np.asarray(x, dtype=np.float32)
+    expected = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
+    if images.ndim < 1 or images.shape[0] == 0:
+        raise InvalidInput("x", "expected a non-empty batch of images")
+    if expected is not None and (
+        len(expected) != images.ndim - 1
+        or any(e is not None and e != s for e, s in zip(expected, images.shape[1:], strict=True))
+    ):
+        raise InvalidInput("x", f"expected images of shape {expected}, got {images.shape[1:]}")
+    return images
+
+
+def _as_classes(values: Any, batch: int, num_classes: int, field: str) -> np.ndarray:
+    classes = np.asarray(values)
+    if classes.ndim == 0:
+        classes = np.full(batch, classes)
+    if classes.shape != (batch,):
+        raise InvalidInput(field, f"expected {batch} class indices, got shape {classes.shape}")
+    if classes.dtype.kind not in "iu":
+        if classes.dtype.kind != "f" or not np.all(classes == np.round(classes)):
+            raise InvalidInput(field, "class indices must be integers")
+        classes = classes.astype(np.int64)
+    if np.any(classes < 0) or np.any(classes >= num_classes):
+        raise InvalidInput(field, f"class indices must lie in 0..{num_classes - 1}")
+    return classes.astype(np.int64)
+
+
+def loss_gradients(
+    model: keras.Model, x: Any, y: Any, *, from_logits: bool = True
+) -> list[np.ndarray]:
+    """Gradients of the mean sparse categorical cross-entropy over a batch.
+
+    Args:
+        model: A Keras model with one output of class scores.
+        x: A batch of images, as the model takes them (raw pixel values for convscope
+            models).
+        y: The integer labels, one per image.
+        from_logits: Whether the model outputs logits (convscope models do) rather than
+            probabilities.
+
+    Returns:
+        One float32 array per entry of ``model.trainable_weights``, in that order and of
+        the same shapes; zeros for a weight the loss does not depend on.
+
+    Raises:
+        InvalidInput: If ``x`` or ``y`` do not fit the model.
+    """
+    images = _as_images(model, x)
+    num_classes = int(model.outputs[0].shape[-1])
+    labels = _as_classes(y, images.shape[0], num_classes, "y")
+    weights = model.trainable_weights
+    with tf.GradientTape() as tape:
+        outputs = model(tf.constant(images), training=False)
+        loss = tf.reduce_mean(
+            keras.losses.sparse_categorical_crossentropy(
+                tf.constant(labels), outputs, from_logits=from_logits
+            )
+        )
+    gradients = tape.gradient(loss, [weight.value for weight in weights])
+    return [
+        np.zeros(tuple(weight.shape), np.float32)
+        if gradient is None
+        else np.asarray(tf.convert_to_tensor(gradient), dtype=np.float32)
+        for weight, gradient in zip(weights, gradients, strict=True)
+    ]
+
+
+def input_gradients(model: keras.Model, x: Any, target_class: Any) -> np.ndarray:
+    """Gradient of one logit per image with respect to that image's pixels.
+
+    Images of a batch do not interact at inference, so the gradient of the sum of the
+    selected logits gives each image's own gradient in one pass.
+
+    Args:
+        model: A Keras model with one output of class scores (logits for convscope
+            models).
+        x: A batch of images, as the model takes them.
+        target_class: The class whose logit is differentiated: one index per image, or
+            one index for the whole batch.
+
+    Returns:
+        A float32 array shaped like ``x``: d logit[target] / d pixel. For convscope
+        models, pixels are raw values (0..255), so this includes the 1/255 rescaling.
+
+    Raises:
+        InvalidInput: If ``x`` or ``target_class`` do not fit the model.
+    """
+    images = _as_images(model, x)
+    num_classes = int(model.outputs[0].shape[-1])
+    targets = _as_classes(target_class, images.shape[0], num_classes, "target_class")
+    inputs = tf.constant(images)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = model(inputs, training=False)
+        selected = tf.gather(outputs, tf.constant(targets), axis=1, batch_dims=1)
+        total = tf.reduce_sum(selected)
+    gradient = tape.gradient(total, inputs)
+    if gradient is None:
+        return np.zeros_like(images)
+    return np.asarray(gradient, dtype=np.float32)

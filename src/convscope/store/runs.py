@@ -1,0 +1,372 @@
+"""Runs: creation, the status state machine, cancellation, the queue, deletion."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+from collections.abc import Iterable, Mapping
+from types import EllipsisType
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import Connection
+
+from convscope.errors import InvalidInput, NotFound, StoreError
+
+from . import schema
+from .base import StoreBase, run_select
+from .paths import check_run_id
+from .records import (
+    FINISHED,
+    SOURCES,
+    RunRecord,
+    check_status,
+    check_transition,
+    dumps,
+    dumps_optional,
+    run_from_row,
+    utcnow,
+)
+
+# A conditional UPDATE can lose a race on databases without write locks (PostgreSQL);
+# the operation then re-reads the run and tries again, a few times.
+_ATTEMPTS = 5
+_INTERRUPTED_MESSAGE = "the worker process stopped before the run finished"
+_MAX_NAME = 200
+
+
+def _check_name(name: object) -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str) or len(name) > _MAX_NAME:
+        raise InvalidInput("name", f"must be a string of at most {_MAX_NAME} characters")
+    return name
+
+
+def _check_class_names(class_names: object) -> list[str] | None:
+    if class_names is None:
+        return None
+    names = (
+        list(class_names)
+        if isinstance(class_names, Iterable) and not isinstance(class_names, str | bytes | Mapping)
+        else None
+    )
+    if names is None or not all(isinstance(c, str) for c in names):
+        raise InvalidInput("class_names", "must be a list of strings")
+    return [str(c) for c in names]
+
+
+class RunsMixin(StoreBase):
+    """Run rows and their life cycle."""
+
+    def create_run(
+        self,
+        config: Mapping[str, Any],
+        *,
+        source: str,
+        name: str | None = None,
+        status: str = "queued",
+        class_names: list[str] | None = None,
+    ) -> RunRecord:
+        """Create a run with a fresh random id.
+
+        Args:
+            config: The run configuration, JSON-compatible.
+            source: ``"cli"``, ``"web"`` or ``"notebook"``.
+            name: Optional label.
+            status: Initial status; ``"running"`` for a run trained in a notebook.
+            class_names: Names of the classes, if already known.
+
+        Returns:
+            The new run.
+        """
+        if source not in SOURCES:
+            raise InvalidInput("source", f"unknown run source {source!r}", SOURCES)
+        if not isinstance(config, Mapping):
+            raise InvalidInput("config", "must be a mapping")
+        check_status(status)
+        now = utcnow()
+        values = {
+            "name": _check_name(name),
+            "status": status,
+            "source": source,
+            "config": dumps(dict(config), "config"),
+            "class_names": dumps_optional(_check_class_names(class_names), "class_names"),
+            "created_at": now,
+            "started_at": None if status == "queued" else now,
+            "finished_at": now if status in FINISHED else None,
+            "cancel_requested": status == "cancelled",
+        }
+        with self._write() as conn:
+            run_id = secrets.token_hex(6)
+            # 48 random bits rarely collide, but a collision must not fail the insert.
+            while conn.execute(select(schema.runs.c.id).where(schema.runs.c.id == run_id)).first():
+                run_id = secrets.token_hex(6)
+            conn.execute(schema.runs.insert().values(id=run_id, **values))
+            return self._fetch_run(conn, run_id)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """Return one run.
+
+        Args:
+            run_id: Its id.
+
+        Returns:
+            The run.
+
+        Raises:
+            NotFound: The id is unknown or malformed.
+        """
+        with self._read() as conn:
+            return self._fetch_run(conn, run_id)
+
+    def list_runs(self) -> list[RunRecord]:
+        """Return every run, newest first."""
+        with self._read() as conn:
+            rows = conn.execute(run_select().order_by(schema.runs.c.seq.desc())).all()
+        return [run_from_row(row._mapping) for row in rows]
+
+    def _apply_status(
+        self,
+        conn: Connection,
+        run_id: str,
+        old: str,
+        new: str,
+        *,
+        error: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Move a run from ``old`` to ``new`` if it is still ``old``; log a "status" event.
+
+        Returns:
+            Whether the row was updated (False: its status changed meanwhile).
+        """
+        check_transition(run_id, old, new)
+        now = utcnow()
+        values: dict[str, Any] = {"status": new, **(extra or {})}
+        if new == "running":
+            values["started_at"] = now
+        if new in FINISHED:
+            values["finished_at"] = now
+        if error is not None:
+            values["error"] = error
+        result = conn.execute(
+            update(schema.runs)
+            .where(schema.runs.c.id == run_id, schema.runs.c.status == old)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            return False
+        self._append_event(conn, run_id, "status", {"status": new, "error": error})
+        return True
+
+    def set_status(self, run_id: str, status: str, *, error: str | None = None) -> RunRecord:
+        """Change the status of a run, following the state machine.
+
+        Sets ``started_at`` on entering "running" and ``finished_at`` on entering a finished
+        status, and appends an event of kind "status" ``{"status", "error"}``.
+
+        Args:
+            run_id: The run.
+            status: The new status.
+            error: Why the run failed or stopped, kept in ``RunRecord.error``.
+
+        Returns:
+            The updated run.
+
+        Raises:
+            NotFound: Unknown run.
+            InvalidTransition: The state machine does not allow the change.
+        """
+        check_status(status)
+        for _ in range(_ATTEMPTS):
+            with self._write() as conn:
+                old = self._require_run(conn, run_id)
+                if self._apply_status(conn, run_id, old, status, error=error):
+                    return self._fetch_run(conn, run_id)
+        raise StoreError(f"the status of run {run_id} kept changing; try again")
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        class_names: list[str] | None = None,
+        final_metrics: Mapping[str, Any] | None = None,
+        versions: Mapping[str, Any] | None = None,
+        worker_pid: int | EllipsisType | None = ...,
+        progress: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> RunRecord:
+        """Set some fields of a run; fields left out (None, or ``...`` for ``worker_pid``) stay.
+
+        Args:
+            run_id: The run.
+            class_names: Names of the classes.
+            final_metrics: Metrics at the end of training.
+            versions: Library versions.
+            worker_pid: Process id of the worker; None clears it.
+            progress: ``{"epoch", "step", "steps_per_epoch", "epochs"}``.
+            name: Label of the run.
+
+        Returns:
+            The updated run.
+        """
+        values: dict[str, Any] = {}
+        if class_names is not None:
+            values["class_names"] = dumps(_check_class_names(class_names), "class_names")
+        if final_metrics is not None:
+            values["final_metrics"] = dumps(dict(final_metrics), "final_metrics")
+        if versions is not None:
+            values["versions"] = dumps(dict(versions), "versions")
+        if worker_pid is not ...:
+            if worker_pid is not None and (
+                isinstance(worker_pid, bool) or not isinstance(worker_pid, int)
+            ):
+                raise InvalidInput("worker_pid", "must be an integer or None")
+            values["worker_pid"] = worker_pid
+        if progress is not None:
+            values["progress"] = dumps(dict(progress), "progress")
+        if name is not None:
+            values["name"] = _check_name(name)
+        with self._write() as conn:
+            self._require_run(conn, run_id)
+            if values:
+                conn.execute(update(schema.runs).where(schema.runs.c.id == run_id).values(**values))
+            return self._fetch_run(conn, run_id)
+
+    def request_cancel(self, run_id: str) -> RunRecord:
+        """Ask for a run to stop.
+
+        A queued run is cancelled at once. A running run gets ``cancel_requested`` set; its
+        worker sees it (``is_cancel_requested``) and moves it to "cancelled". A finished run
+        is left as it is.
+
+        Args:
+            run_id: The run.
+
+        Returns:
+            The run afterwards.
+        """
+        for _ in range(_ATTEMPTS):
+            with self._write() as conn:
+                status = self._require_run(conn, run_id)
+                if status == "queued":
+                    if not self._apply_status(
+                        conn, run_id, "queued", "cancelled", extra={"cancel_requested": True}
+                    ):
+                        continue  # claimed meanwhile: cancel it as a running run
+                elif status == "running":
+                    conn.execute(
+                        update(schema.runs)
+                        .where(schema.runs.c.id == run_id)
+                        .values(cancel_requested=True)
+                    )
+                return self._fetch_run(conn, run_id)
+        raise StoreError(f"the status of run {run_id} kept changing; try again")
+
+    def is_cancel_requested(self, run_id: str) -> bool:
+        """Whether someone asked to cancel the run (a cheap read, for polling by workers)."""
+        check_run_id(run_id)
+        with self._read() as conn:
+            value = conn.execute(
+                select(schema.runs.c.cancel_requested).where(schema.runs.c.id == run_id)
+            ).first()
+        if value is None:
+            raise NotFound(f"no run with id {run_id!r}")
+        return bool(value[0])
+
+    def claim_next_queued(self, worker_pid: int) -> RunRecord | None:
+        """Take the oldest queued run for a worker: it becomes "running" with its pid.
+
+        Safe when several workers claim at once: the UPDATE only applies while the run is
+        still queued, so a run is never handed to two workers.
+
+        Args:
+            worker_pid: Process id of the claiming worker.
+
+        Returns:
+            The claimed run, or None if no run is queued.
+        """
+        while True:
+            with self._write() as conn:
+                run_id = conn.execute(
+                    select(schema.runs.c.id)
+                    .where(schema.runs.c.status == "queued")
+                    .order_by(schema.runs.c.seq)
+                    .limit(1)
+                ).scalar()
+                if run_id is None:
+                    return None
+                if self._apply_status(
+                    conn, run_id, "queued", "running", extra={"worker_pid": worker_pid}
+                ):
+                    return self._fetch_run(conn, run_id)
+            # Another worker took it first; every lost race removes a run from the queue,
+            # so this loop ends.
+
+    def queue_position(self, run_id: str) -> int | None:
+        """Position of a run among queued runs (1 = next), or None if it is not queued."""
+        runs = schema.runs
+        check_run_id(run_id)
+        with self._read() as conn:
+            row = conn.execute(select(runs.c.status, runs.c.seq).where(runs.c.id == run_id)).first()
+            if row is None:
+                raise NotFound(f"no run with id {run_id!r}")
+            if row.status != "queued":
+                return None
+            ahead = conn.execute(
+                select(func.count())
+                .select_from(runs)
+                .where(runs.c.status == "queued", runs.c.seq <= row.seq)
+            ).scalar_one()
+        return int(ahead)
+
+    def mark_orphans_interrupted(self, alive_pids: set[int] | None = None) -> list[str]:
+        """Mark "interrupted" the running runs whose worker process is gone.
+
+        Called when the server starts. Pass the pids known to be alive (checked with
+        ``os.kill(pid, 0)``, notebook processes included) so their runs are kept.
+
+        Args:
+            alive_pids: Pids of live training processes; None treats every run as orphaned.
+
+        Returns:
+            The ids of the runs marked interrupted.
+        """
+        marked: list[str] = []
+        with self._write() as conn:
+            rows = conn.execute(
+                select(schema.runs.c.id, schema.runs.c.worker_pid)
+                .where(schema.runs.c.status == "running")
+                .order_by(schema.runs.c.seq)
+            ).all()
+            for run_id, pid in rows:
+                if alive_pids is not None and pid is not None and pid in alive_pids:
+                    continue
+                if self._apply_status(
+                    conn, run_id, "running", "interrupted", error=_INTERRUPTED_MESSAGE
+                ):
+                    marked.append(run_id)
+        return marked
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run: its rows (run, snapshots, batches, events) and its directory.
+
+        Raises:
+            NotFound: Unknown run.
+            StoreError: The rows are gone but the directory could not be removed.
+        """
+        run_dir = self._run_path(run_id)
+        with self._write() as conn:
+            self._require_run(conn, run_id)
+            # Explicit deletes, not only ON DELETE CASCADE: the outcome must not depend on
+            # the foreign-key setting of the connection.
+            for table in (schema.events, schema.batches, schema.snapshots):
+                conn.execute(delete(table).where(table.c.run_id == run_id))
+            conn.execute(delete(schema.runs).where(schema.runs.c.id == run_id))
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(run_dir)
+        except OSError as error:
+            raise StoreError(f"run {run_id} was deleted but {run_dir} remains: {error}") from error
