@@ -151,9 +151,8 @@ class Recorder(keras.callbacks.Callback):
             self.class_names = [str(i) for i in range(num_classes)]
         if self.owns_run:
             self.run_id = self._create_run(model)
-        assert self.run_id is not None
         self.store.update_run(
-            self.run_id, class_names=self.class_names, versions=library_versions()
+            self._active_run, class_names=self.class_names, versions=library_versions()
         )
         self.probe_indices = sample_probe(self.val_y, self.probe_size, self.seed)
         self._write_probe(model)
@@ -205,6 +204,12 @@ class Recorder(keras.callbacks.Callback):
 
     # -- work ------------------------------------------------------------------------------
 
+    @property
+    def _active_run(self) -> str:
+        if self.run_id is None:
+            raise RuntimeError("the Recorder records only inside model.fit")
+        return self.run_id
+
     def _snapshot_after(self, batch: int) -> float | None:
         if self.epoch == 0 and batch in self.early_batches:
             return self.early_batches[batch]
@@ -228,7 +233,6 @@ class Recorder(keras.callbacks.Callback):
         return run.id
 
     def _write_probe(self, model: keras.Model) -> None:
-        assert self.run_id is not None
         arrays = {
             "indices": self.probe_indices.astype(np.int64),
             "images": display_images(self.val_x[self.probe_indices]),
@@ -236,14 +240,14 @@ class Recorder(keras.callbacks.Callback):
         }
         if self.val_x.dtype != np.uint8:
             arrays["inputs"] = self.val_x[self.probe_indices].astype(np.float32)
-        self.store.write_run_arrays(self.run_id, "probe", arrays)
+        self.store.write_run_arrays(self._active_run, "probe", arrays)
         self._save_architecture(model)
 
     def _save_architecture(self, model: keras.Model) -> None:
         from convscope.models.io import save_model
 
         try:
-            save_model(model, self.store.run_dir(self.run_id) / "model.keras")
+            save_model(model, self.store.run_dir(self._active_run) / "model.keras")
         except Exception as error:  # a user model with custom layers cannot be re-opened
             self._emit("warning", {"message": f"model not saved: {error}"})
 
@@ -256,16 +260,15 @@ class Recorder(keras.callbacks.Callback):
             "steps_per_epoch": self.steps,
             "epochs": self.epochs,
         }
-        assert self.run_id is not None
+        run_id = self._active_run
         if rows:
-            self.store.add_batches(self.run_id, rows)
-        self.store.update_run(self.run_id, progress=progress)
+            self.store.add_batches(run_id, rows)
+        self.store.update_run(run_id, progress=progress)
         payload = {**progress, "batches": [list(row) for row in rows]}
-        self.store.add_event(self.run_id, "progress", payload)
+        self.store.add_event(run_id, "progress", payload)
         self._emit("progress", payload)
 
     def _snapshot(self, epoch_value: float, logs: dict[str, Any]) -> None:
-        assert self.run_id is not None
         embedding, output = forward_in_batches(self.taps.head, self.val_x)
         logits = self.taps.logits(output)
         predictions = logits.argmax(axis=1)
@@ -286,7 +289,7 @@ class Recorder(keras.callbacks.Callback):
         }
         weights_file = self._write_weights()
         record = self.store.add_snapshot(
-            self.run_id,
+            self._active_run,
             self.snapshot_count,
             epoch=epoch_value,
             step=self.global_step,
@@ -305,8 +308,7 @@ class Recorder(keras.callbacks.Callback):
     def _write_weights(self) -> Path | None:
         if not self.save_weights:
             return None
-        assert self.run_id is not None
-        path = self.store.temp_path(self.run_id, ".weights.h5")
+        path = self.store.temp_path(self._active_run, ".weights.h5")
         self.model.save_weights(path)
         return path
 
