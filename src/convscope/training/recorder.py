@@ -261,9 +261,10 @@ class Recorder(keras.callbacks.Callback):
             "epochs": self.epochs,
         }
         run_id = self._active_run
-        if rows:
-            self.store.add_batches(run_id, rows)
         self.store.update_run(run_id, progress=progress)
+        if not rows:
+            return
+        self.store.add_batches(run_id, rows)
         payload = {**progress, "batches": [list(row) for row in rows]}
         self.store.add_event(run_id, "progress", payload)
         self._emit("progress", payload)

@@ -1,0 +1,28 @@
+"""``python -m convscope.server --host 127.0.0.1 --port 8000 --store DIR --workers 1``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run the server."""
+    parser = argparse.ArgumentParser(
+        prog="python -m convscope.server", description="Run the convscope web server."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    parser.add_argument("--store", default=None, help="store directory (default: ~/.convscope)")
+    parser.add_argument("--workers", type=int, default=None, help="training worker processes")
+    args = parser.parse_args(argv)
+    if args.workers is not None and args.workers < 0:
+        parser.error("--workers must be 0 or more")
+
+    from convscope.server.app import serve
+
+    serve(host=args.host, port=args.port, store_dir=args.store, workers=args.workers)
+
+
+# Guarded: spawned worker processes import this module again under another name.
+if __name__ == "__main__":
+    main()

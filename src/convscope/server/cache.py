@@ -1,0 +1,43 @@
+"""A small thread-safe LRU cache for values derived from files that never change."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+
+class LRUCache:
+    """Keeps the ``capacity`` most recently used values.
+
+    Only values computed from immutable inputs (a snapshot's file, a run's probe set)
+    belong here: nothing is ever invalidated.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The cached value of ``key``, computing and storing it when absent."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        # Computed outside the lock: two threads may compute the same value once each,
+        # which is cheaper than serialising every computation.
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return value
+
+    def discard_prefix(self, prefix: Hashable) -> None:
+        """Forget every key that is a tuple starting with ``prefix`` (a deleted run)."""
+        with self._lock:
+            for key in [k for k in self._items if isinstance(k, tuple) and k[:1] == (prefix,)]:
+                del self._items[key]

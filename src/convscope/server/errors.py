@@ -1,0 +1,119 @@
+"""Exception handlers: convscope's errors become JSON with the right HTTP status.
+
+Bad input gets 422 with one entry per field, an unknown id 404, a forbidden state change
+409; nothing becomes a stack trace in the response.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from convscope.errors import (
+    ConvscopeError,
+    DataUnavailable,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    StoreError,
+)
+
+logger = logging.getLogger(__name__)
+
+_BLOCK_TAGS = frozenset(
+    {"conv", "pool", "dense", "dropout", "batchnorm", "residual", "global_pool", "flatten"}
+)
+_VALUE_ERROR_PREFIX = "Value error, "
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> list[Any]:
+    # Pydantic names union members in locations ("arch", "ArchSpec", "blocks", 0, "conv",
+    # "filters"); a form only needs the path of the field the user typed.
+    cleaned: list[Any] = []
+    for i, part in enumerate(loc):
+        if isinstance(part, str) and (
+            part in ("str", "ArchSpec") or part.startswith("function-after[")
+        ):
+            continue
+        if i > 0 and isinstance(loc[i - 1], int) and part in _BLOCK_TAGS:
+            continue
+        cleaned.append(part)
+    return cleaned
+
+
+def clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """FastAPI's 422 entries with readable locations and messages.
+
+    ``arch`` is a preset name *or* a spec, so pydantic reports a spec's mistakes twice,
+    once per union member; only the member matching the input's type is kept.
+    """
+    cleaned = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        if (
+            len(loc) >= 3
+            and loc[-1] == "str"
+            and error.get("type") == "string_type"
+            and not isinstance(error.get("input"), str)
+        ):
+            continue
+        entry = dict(error)
+        entry["loc"] = _clean_loc(loc)
+        message = str(entry.get("msg", ""))
+        if message.startswith(_VALUE_ERROR_PREFIX):
+            entry["msg"] = message[len(_VALUE_ERROR_PREFIX) :]
+        entry.pop("ctx", None)
+        cleaned.append(entry)
+    return cleaned or errors
+
+
+def _request_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    detail = clean_validation_errors(list(exc.errors()))
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+
+def _invalid_input(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidInput)
+    message = exc.reason
+    if exc.choices:
+        message += f" (valid choices: {', '.join(exc.choices)})"
+    loc = ["body", *(int(p) if p.isdigit() else p for p in exc.field.split("."))]
+    detail = [{"loc": loc, "msg": message, "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _data_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    detail = [{"loc": ["body", "dataset"], "msg": str(exc), "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _plain(code: int) -> Callable[[Request, Exception], JSONResponse]:
+    def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return handler
+
+
+def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    logger.error("unexpected error", exc_info=exc)
+    return JSONResponse({"detail": "internal server error; see the server log"}, status_code=500)
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Register every handler on ``app`` (lookups follow the exception's class hierarchy)."""
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(DataUnavailable, _data_unavailable)
+    app.add_exception_handler(NotFound, _plain(404))
+    app.add_exception_handler(InvalidTransition, _plain(409))
+    # The database is locked or unreachable: a condition to retry, not a bad request.
+    app.add_exception_handler(StoreError, _plain(503))
+    app.add_exception_handler(ConvscopeError, _plain(400))
+    app.add_exception_handler(Exception, _unexpected)

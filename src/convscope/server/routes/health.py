@@ -1,0 +1,17 @@
+"""GET /api/health: liveness and the number of live worker processes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+import convscope
+from convscope.server.deps import PoolDep
+from convscope.server.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health)
+def health(pool: PoolDep) -> Health:
+    """The server is up; ``workers`` counts the live worker processes."""
+    return Health(version=convscope.__version__, workers=pool.alive_count() if pool else 0)
