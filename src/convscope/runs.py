@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from convscope.errors import NotFound
 from convscope.store import Store
 
@@ -52,8 +54,16 @@ def load_model(store: Store, run_id: str, snapshot: int = -1) -> keras.Model:
         raise NotFound(f"snapshot {record.index} of run {run_id} was recorded without weights")
     architecture = store.run_dir(run_id) / "model.keras"
     model = load_keras_file(architecture) if architecture.exists() else _rebuild(store, run_id)
-    model.load_weights(weights)
+    model.set_weights(load_weights_file(weights))
     return model
+
+
+def load_weights_file(path: os.PathLike[str]) -> list[np.ndarray]:
+    """The arrays of a snapshot's weights file, in ``model.get_weights()`` order."""
+    with np.load(path, allow_pickle=False) as arrays:
+        # np.savez names positional arrays arr_0, arr_1, ...: order by the number.
+        names = sorted(arrays.files, key=lambda name: int(name.removeprefix("arr_")))
+        return [arrays[name] for name in names]
 
 
 def _rebuild(store: Store, run_id: str) -> keras.Model:

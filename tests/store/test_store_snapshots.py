@@ -46,17 +46,17 @@ def test_add_and_read_snapshots(store: Store, run_id: str) -> None:
 
 
 def test_weights_file_is_moved_into_the_snapshot(store: Store, run_id: str) -> None:
-    temp = store.temp_path(run_id, ".weights.h5")
-    assert temp.name.startswith(".tmp-") and temp.name.endswith(".weights.h5")
+    temp = store.temp_path(run_id, ".weights.npz")
+    assert temp.name.startswith(".tmp-") and temp.name.endswith(".weights.npz")
     assert temp.parent == store.run_dir(run_id) and not temp.exists()
-    assert store.temp_path(run_id, ".weights.h5") != temp
+    assert store.temp_path(run_id, ".weights.npz") != temp
     temp.write_bytes(b"hdf5 weights")
     record = store.add_snapshot(
         run_id, 0, epoch=1, step=1, metrics={}, arrays={"a": np.ones(1)}, weights_file=temp
     )
     assert record.has_weights and not temp.exists()
     path = store.snapshot_weights_path(run_id, 0)
-    assert path is not None and path.name == "0000.weights.h5"
+    assert path is not None and path.name == "0000.weights.npz"
     assert path.read_bytes() == b"hdf5 weights"
 
 
@@ -93,7 +93,7 @@ def test_a_missing_weights_file_leaves_no_row(store: Store, run_id: str) -> None
             step=1,
             metrics={},
             arrays={"a": np.ones(1)},
-            weights_file=store.temp_path(run_id, ".weights.h5"),
+            weights_file=store.temp_path(run_id, ".weights.npz"),
         )
     assert store.list_snapshots(run_id) == []
 
@@ -116,7 +116,7 @@ def test_stale_temp_files_do_not_break_reads_and_are_cleaned(store: Store, run_i
     stale = [run_dir / ".tmp-dead.part", run_dir / "snapshots" / ".tmp-dead2.part"]
     for path in stale:
         path.write_bytes(b"PK\x03\x04 half")
-    young = store.temp_path(run_id, ".weights.h5")
+    young = store.temp_path(run_id, ".weights.npz")
     young.write_bytes(b"being written")
     old_time = time.time() - 7200
     for path in stale:

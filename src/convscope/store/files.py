@@ -93,7 +93,7 @@ class FilesMixin(StoreBase):
 
         Args:
             run_id: The run.
-            suffix: End of the file name, such as ``".weights.h5"`` (Keras requires it).
+            suffix: End of the file name, such as ``".weights.npz"``.
 
         Returns:
             A path whose name starts with ``".tmp-"``.

@@ -73,7 +73,7 @@ def check_arrays_name(name: object) -> str:
 
 
 def check_suffix(suffix: object) -> str:
-    """Return ``suffix`` if it is an allowed temp file suffix (``".weights.h5"``, ``""``)."""
+    """Return ``suffix`` if it is an allowed temp file suffix (``".weights.npz"``, ``""``)."""
     if (
         not isinstance(suffix, str)
         or len(suffix) > _MAX_SUFFIX
@@ -89,5 +89,5 @@ def snapshot_arrays_file(run_dir: Path, index: int) -> Path:
 
 
 def snapshot_weights_file(run_dir: Path, index: int) -> Path:
-    """``runs/<id>/snapshots/<index:04d>.weights.h5``."""
-    return run_dir / SNAPSHOTS_DIR / f"{index:04d}.weights.h5"
+    """``runs/<id>/snapshots/<index:04d>.weights.npz``."""
+    return run_dir / SNAPSHOTS_DIR / f"{index:04d}.weights.npz"

@@ -46,8 +46,8 @@ class SnapshotsMixin(FilesMixin, StoreBase):
         """Record a snapshot: its files first, then its row and a "snapshot" event.
 
         The arrays go to ``runs/<id>/snapshots/<index:04d>.npz`` atomically; a weights file
-        the caller already wrote (at ``temp_path(run_id, ".weights.h5")``) is fsynced and
-        moved to ``<index:04d>.weights.h5``. Only then is the row written, so a row always
+        the caller already wrote (at ``temp_path(run_id, ".weights.npz")``) is fsynced and
+        moved to ``<index:04d>.weights.npz``. Only then is the row written, so a row always
         has its files and a crash leaves at worst files without a row, which are ignored.
 
         Args:
