@@ -6,7 +6,7 @@ STORE ?= $(HOME)/.convscope
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STATIC := src/convscope/server/static/index.html
-WEB_SOURCES := $(shell find web/src web/index.html web/package.json web/vite.config.ts -type f 2>/dev/null)
+WEB_SOURCES := $(shell find web -path web/node_modules -prune -o -type f -print 2>/dev/null)
 
 export TF_CPP_MIN_LOG_LEVEL := 2
 export KERAS_BACKEND := tensorflow
@@ -35,6 +35,7 @@ run: install
 	$(BIN)/convscope serve --host $(HOST) --port $(PORT) --store $(STORE)
 
 test: install
+	cd web && npm run --silent check
 	$(BIN)/python -m pytest
 
 bench: install
@@ -42,7 +43,8 @@ bench: install
 	$(BIN)/python bench/payload_size.py
 	$(BIN)/python bench/browser.py
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed web/node_modules/.package-lock.json
+	cd web && npm run --silent lint
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy

@@ -4,6 +4,7 @@ slow clients dropped, disconnected clients forgotten."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import math
 from collections.abc import Iterator
@@ -17,6 +18,16 @@ from convscope.config import Settings
 from convscope.server.app import create_app
 from convscope.server.events import EventHub, event_stream, parse_last_event_id
 from convscope.store import Store
+
+
+def run_in_own_loop(scenario):
+    """Run a coroutine function to completion in a thread with its own event loop.
+
+    Playwright's sync API (the browser tests) keeps an event loop running in the main
+    thread for the whole session, where ``asyncio.run`` refuses to start another.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, scenario()).result()
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +176,7 @@ def test_slow_client_is_dropped_and_resumes_from_the_database(store: Store) -> N
         finally:
             await hub.stop()
 
-    after_drop, replay = asyncio.run(scenario())
+    after_drop, replay = run_in_own_loop(scenario)
     assert after_drop == []
     steps = [json.loads(chunk.split("data: ")[1])["step"] for chunk in replay]
     assert steps == list(range(10))
@@ -193,7 +204,7 @@ def test_events_seen_in_replay_and_live_are_sent_once(store: Store) -> None:
         assert late == ids[-1] + 1
         return chunks
 
-    chunks = asyncio.run(scenario())
+    chunks = run_in_own_loop(scenario)
     sent = [int(c.split("\n")[0][4:]) for c in chunks if c.startswith("id:")]
     assert sent == [*ids, ids[-1] + 1]
     assert chunks[-1] == ": heartbeat\n\n"

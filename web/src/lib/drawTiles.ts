@@ -1,0 +1,103 @@
+import type { Atlas } from "./atlas";
+import { ERROR_COLOR, classColor } from "./palette";
+
+export interface TileScene {
+  atlas: Atlas;
+  /** Centre of each tile in CSS pixels, interleaved x, y. */
+  xy: Float32Array;
+  size: number;
+  predictions: Int32Array;
+  labels: Int32Array;
+  /** Whether a tile passes the filters; others are drawn faint. */
+  visible: (index: number) => boolean;
+  selected: number | null;
+  hovered: number | null;
+  width: number;
+  height: number;
+}
+
+/** Draws every probe image as a tile, tinted by its predicted class, mistakes outlined in red. */
+export function drawTiles(ctx: CanvasRenderingContext2D, scene: TileScene): void {
+  const { atlas, xy, size, predictions, labels, width, height } = scene;
+  const n = Math.min(predictions.length, xy.length / 2);
+  const half = size / 2;
+  const tw = atlas.tileWidth;
+  const th = atlas.tileHeight;
+  const cols = atlas.columns;
+  ctx.imageSmoothingEnabled = size > tw;
+  const errors: number[] = [];
+  const drawOne = (i: number) => {
+    const x = xy[2 * i] - half;
+    const y = xy[2 * i + 1] - half;
+    if (x > width || y > height || x + size < 0 || y + size < 0) return;
+    const pred = predictions[i];
+    const sx = (i % cols) * tw;
+    const sy = Math.floor(i / cols) * th;
+    const tinted = atlas.tinted?.[pred];
+    if (tinted) {
+      ctx.drawImage(tinted, sx, sy, tw, th, x, y, size, size);
+    } else {
+      ctx.fillStyle = classColor(pred);
+      ctx.fillRect(x - 1.5, y - 1.5, size + 3, size + 3);
+      ctx.drawImage(atlas.image, sx, sy, tw, th, x, y, size, size);
+    }
+  };
+
+  ctx.globalAlpha = 0.1;
+  for (let i = 0; i < n; i++) if (!scene.visible(i)) drawOne(i);
+  ctx.globalAlpha = 1;
+  for (let i = 0; i < n; i++) {
+    if (!scene.visible(i)) continue;
+    if (predictions[i] !== labels[i]) errors.push(i);
+    else drawOne(i);
+  }
+  for (const i of errors) drawOne(i);
+  if (errors.length) {
+    ctx.beginPath();
+    const lw = Math.max(1, Math.min(2, size / 8));
+    for (const i of errors)
+      ctx.rect(xy[2 * i] - half - lw / 2, xy[2 * i + 1] - half - lw / 2, size + lw, size + lw);
+    ctx.strokeStyle = ERROR_COLOR;
+    ctx.lineWidth = lw;
+    ctx.stroke();
+  }
+  for (const [index, color, lw] of [
+    [scene.hovered, "#111827", 1.5],
+    [scene.selected, "#111827", 2.5],
+  ] as const) {
+    if (index === null || index >= n) continue;
+    ctx.globalAlpha = 1;
+    drawOne(index);
+    ctx.strokeStyle = "#ffffff";
+    ctx.lineWidth = lw + 2;
+    ctx.strokeRect(xy[2 * index] - half - 2, xy[2 * index + 1] - half - 2, size + 4, size + 4);
+    ctx.strokeStyle = color;
+    ctx.lineWidth = lw;
+    ctx.strokeRect(xy[2 * index] - half - 2, xy[2 * index + 1] - half - 2, size + 4, size + 4);
+  }
+}
+
+/** The topmost visible tile under a point, or null. */
+export function hitTest(
+  scene: Pick<TileScene, "xy" | "size" | "visible">,
+  n: number,
+  x: number,
+  y: number,
+): number | null {
+  const half = scene.size / 2 + 1;
+  let best: number | null = null;
+  let bestD = Infinity;
+  for (let i = 0; i < n; i++) {
+    if (!scene.visible(i)) continue;
+    const dx = Math.abs(scene.xy[2 * i] - x);
+    const dy = Math.abs(scene.xy[2 * i + 1] - y);
+    if (dx <= half && dy <= half) {
+      const d = dx * dx + dy * dy;
+      if (d < bestD) {
+        bestD = d;
+        best = i;
+      }
+    }
+  }
+  return best;
+}
