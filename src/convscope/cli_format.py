@@ -160,7 +160,7 @@ class TrainingProgress:
         elif kind == "snapshot":
             m = payload["metrics"]
             self.progress.console.print(
-                f"snapshot {payload['index']} at epoch {payload['epoch']:g}: "
+                f"snapshot {payload['index']} at epoch {payload['epoch']:.3g}: "
                 f"val accuracy {_metric(m['val_accuracy'])}, val loss {_metric(m['val_loss'])}"
             )
         elif kind == "warning":

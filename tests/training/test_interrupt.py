@@ -7,6 +7,15 @@ import time
 from convscope.store import Store
 
 
+def snapshots_recorded(store_dir):
+    """Snapshots of the store's one run so far, read through a fresh connection."""
+    if not (store_dir / "convscope.db").exists():
+        return 0
+    with Store(store_dir) as store:
+        runs = store.list_runs()
+        return runs[0].num_snapshots if runs else 0
+
+
 def test_ctrl_c_mid_training_marks_the_run_interrupted_and_keeps_snapshots(tmp_path):
     store_dir = tmp_path / "store"
     process = subprocess.Popen(
@@ -30,15 +39,10 @@ def test_ctrl_c_mid_training_marks_the_run_interrupted_and_keeps_snapshots(tmp_p
     )
     try:
         deadline = time.monotonic() + 180
-        store = None
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-            if store is None and (store_dir / "convscope.db").exists():
-                store = Store(store_dir)
-            runs = store.list_runs() if store else []
-            if runs and runs[0].num_snapshots >= 4:  # inside the second epoch
-                break
+        while snapshots_recorded(store_dir) < 4:  # 4 snapshots: inside the second epoch
             assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "no 4 snapshots within 180 s"
+            time.sleep(0.3)
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
     finally:
