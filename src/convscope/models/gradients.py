@@ -8,6 +8,7 @@ off and batch normalisation uses its moving statistics, as at inference.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import keras
@@ -65,24 +66,73 @@ def loss_gradients(
     Raises:
         InvalidInput: If ``x`` or ``y`` do not fit the model.
     """
+    gradients, _ = loss_gradients_and_outputs(model, x, y, from_logits=from_logits)
+    return gradients
+
+
+def loss_gradients_and_outputs(
+    model: keras.Model, x: Any, y: Any, *, from_logits: bool = True
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Loss gradients, plus the values of a model's other outputs, in one forward pass.
+
+    For a model whose first output is the class scores and whose further outputs measure
+    something along the way (layer statistics, say): the forward pass that the gradients
+    need computes those too.
+
+    Args:
+        model: A Keras model whose first output is the class scores.
+        x: A batch of images, as the model takes them.
+        y: The integer labels, one per image.
+        from_logits: Whether the first output is logits rather than probabilities.
+
+    Returns:
+        The gradients, as :func:`loss_gradients` returns them, and the model's other
+        outputs as float32 arrays, in order.
+
+    Raises:
+        InvalidInput: If ``x`` or ``y`` do not fit the model.
+    """
     images = _as_images(model, x)
     num_classes = int(model.outputs[0].shape[-1])
     labels = _as_classes(y, images.shape[0], num_classes, "y")
     weights = model.trainable_weights
-    with tf.GradientTape() as tape:
-        outputs = model(tf.constant(images), training=False)
-        loss = tf.reduce_mean(
-            keras.losses.sparse_categorical_crossentropy(
-                tf.constant(labels), outputs, from_logits=from_logits
-            )
-        )
-    gradients = tape.gradient(loss, [weight.value for weight in weights])
-    return [
+    step = _compiled_loss_step(model, from_logits)
+    gradients, outputs = step(tf.constant(images), tf.constant(labels))
+    arrays = [
         np.zeros(tuple(weight.shape), np.float32)
         if gradient is None
-        else np.asarray(tf.convert_to_tensor(gradient), dtype=np.float32)
+        else np.asarray(gradient, dtype=np.float32)
         for weight, gradient in zip(weights, gradients, strict=True)
     ]
+    others = [np.asarray(output, dtype=np.float32) for output in outputs]
+    return arrays, others
+
+
+#: One compiled loss-and-gradient step per (model, from_logits), traced on first use:
+#: eager execution dispatches every operation from Python, which costs several times the
+#: arithmetic for the small models convscope trains.
+_LOSS_STEPS: weakref.WeakKeyDictionary[keras.Model, dict[bool, Any]] = weakref.WeakKeyDictionary()
+
+
+def _compiled_loss_step(model: keras.Model, from_logits: bool) -> Any:
+    steps = _LOSS_STEPS.setdefault(model, {})
+    if from_logits not in steps:
+        weights = model.trainable_weights
+
+        @tf.function(reduce_retracing=True)
+        def step(images: tf.Tensor, labels: tf.Tensor) -> Any:
+            with tf.GradientTape() as tape:
+                outputs = model(images, training=False)
+                outputs = list(outputs) if isinstance(outputs, list | tuple) else [outputs]
+                loss = tf.reduce_mean(
+                    keras.losses.sparse_categorical_crossentropy(
+                        labels, outputs[0], from_logits=from_logits
+                    )
+                )
+            return tape.gradient(loss, [weight.value for weight in weights]), outputs[1:]
+
+        steps[from_logits] = step
+    return steps[from_logits]
 
 
 def input_gradients(model: keras.Model, x: Any, target_class: Any) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 All the forward work of a snapshot is batched through two inference models built once per
 run: one that returns (embedding, logits) for the whole validation set, and one that
-returns every layer's output for a small fixed batch of probe images (the activation
-statistics). Gradient norms come from one backward pass on that same batch.
+returns the logits and every layer's activation statistics, computed inside the graph, for
+a small fixed batch of probe images. That second model's forward pass also serves the one
+backward pass that gives the gradient norms.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from convscope.models.gradients import loss_gradients
+from convscope.models.gradients import loss_gradients_and_outputs
 
 #: Images per inference batch: large batches amortise per-call overhead on CPU.
 INFERENCE_BATCH = 1024
@@ -60,14 +61,15 @@ class ModelTaps:
             so the softmax and the argmax are unchanged).
         head: Model returning ``[embedding, output]``.
         stat_layers: Every layer but the input, measured for activation statistics.
-        taps: Model returning every stat layer's output.
+        stats: Model returning the output, then for each stat layer the mean and the
+            standard deviation of its activations and each unit's maximum.
     """
 
     model: keras.Model
     outputs_probabilities: bool = False
     head: keras.Model = field(init=False)
     stat_layers: list[keras.layers.Layer] = field(init=False)
-    taps: keras.Model = field(init=False)
+    stats: keras.Model = field(init=False)
 
     def __post_init__(self) -> None:
         model = self.model
@@ -81,11 +83,23 @@ class ModelTaps:
         inputs = model.inputs
         self.head = keras.Model(inputs, [embedding, model.outputs[0]], name="convscope_head")
         self.stat_layers = [
-            layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)
+            layer
+            for layer in model.layers
+            if not isinstance(layer, keras.layers.InputLayer)
+            and not isinstance(layer.output, list | tuple)
         ]
-        self.taps = keras.Model(
-            inputs, [layer.output for layer in self.stat_layers], name="convscope_taps"
-        )
+        # Reducing activations inside the graph keeps megabytes of feature maps from being
+        # copied out of TensorFlow at every snapshot.
+        measures = []
+        for layer in self.stat_layers:
+            activation = layer.output
+            all_but_units = tuple(range(len(activation.shape) - 1))
+            measures += [
+                keras.ops.mean(activation),
+                keras.ops.std(activation),
+                keras.ops.max(activation, axis=all_but_units),
+            ]
+        self.stats = keras.Model(inputs, [model.outputs[0], *measures], name="convscope_stats")
 
     def logits(self, output: np.ndarray) -> np.ndarray:
         """The model's output as logits (log-probabilities for a softmax model)."""
@@ -165,19 +179,17 @@ def layer_statistics(
     """
     layers = taps.stat_layers
     stats = {key: np.full(len(layers), np.nan, dtype=np.float32) for key in LAYER_STAT_KEYS}
-    activations = forward_in_batches(taps.taps, stats_images)
-    gradients = loss_gradients(
-        taps.model, stats_images, stats_labels, from_logits=not taps.outputs_probabilities
+    gradients, measures = loss_gradients_and_outputs(
+        taps.stats, stats_images, stats_labels, from_logits=not taps.outputs_probabilities
     )
-    gradient_of = {id(w): g for w, g in zip(taps.model.trainable_weights, gradients, strict=True)}
-    for i, (layer, activation) in enumerate(zip(layers, activations, strict=True)):
-        activation = activation.astype(np.float32, copy=False)
-        stats["activation_mean"][i] = float(activation.mean())
-        stats["activation_std"][i] = float(activation.std())
+    gradient_of = {id(w): g for w, g in zip(taps.stats.trainable_weights, gradients, strict=True)}
+    for i, layer in enumerate(layers):
+        mean, std, unit_max = measures[3 * i : 3 * i + 3]
+        stats["activation_mean"][i] = float(mean)
+        stats["activation_std"][i] = float(std)
         if _is_relu(layer):
             # A unit (channel) is dead when it is zero for every image and position.
-            per_unit = activation.reshape(-1, activation.shape[-1])
-            stats["dead_fraction"][i] = float(np.mean(np.all(per_unit <= 0, axis=0)))
+            stats["dead_fraction"][i] = float(np.mean(unit_max <= 0))
         trainable = layer.trainable_weights
         if not trainable:
             continue
