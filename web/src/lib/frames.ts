@@ -16,36 +16,38 @@ export interface Frame {
   confusion: number[][];
 }
 
+/** Share of the points, at each end of each axis, that may fall outside the view. */
+const TAIL = 0.01;
+
+function quantile(sorted: Float32Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * (sorted.length - 1))))];
+}
+
 /**
- * Centres the points and scales them uniformly so that all but the outermost 1% fall
- * inside [-1, 1]; those few are pulled in to the edge.
+ * Centres the points on the middle of their central range (the 1st to 99th percentile of
+ * each axis) and scales both axes by the same factor so that range fills [-1, 1]; the few
+ * points beyond it are pulled in to the edge. Centring on the range rather than the mean
+ * keeps a map with one long arm from sitting off-centre.
  */
 export function normalisePositions(raw: Float32Array, count: number): Float32Array {
   const out = new Float32Array(count * 2);
-  let cx = 0;
-  let cy = 0;
-  let finite = 0;
+  const xs: number[] = [];
+  const ys: number[] = [];
   for (let i = 0; i < count; i++) {
     const x = raw[2 * i];
     const y = raw[2 * i + 1];
     if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-    cx += x;
-    cy += y;
-    finite++;
+    xs.push(x);
+    ys.push(y);
   }
-  if (finite === 0) return out;
-  cx /= finite;
-  cy /= finite;
-  const radii = new Float32Array(finite);
-  let k = 0;
-  for (let i = 0; i < count; i++) {
-    const x = raw[2 * i];
-    const y = raw[2 * i + 1];
-    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-    radii[k++] = Math.max(Math.abs(x - cx), Math.abs(y - cy));
-  }
-  radii.sort();
-  const scale = radii[Math.min(finite - 1, Math.floor(finite * 0.99))] || radii[finite - 1] || 1;
+  if (xs.length === 0) return out;
+  const sortedX = Float32Array.from(xs).sort();
+  const sortedY = Float32Array.from(ys).sort();
+  const [x0, x1] = [quantile(sortedX, TAIL), quantile(sortedX, 1 - TAIL)];
+  const [y0, y1] = [quantile(sortedY, TAIL), quantile(sortedY, 1 - TAIL)];
+  const cx = (x0 + x1) / 2;
+  const cy = (y0 + y1) / 2;
+  const scale = Math.max(x1 - x0, y1 - y0) / 2 || 1;
   const clamp = (v: number) => Math.max(-EDGE, Math.min(EDGE, v));
   for (let i = 0; i < count; i++) {
     const x = raw[2 * i];
@@ -56,7 +58,7 @@ export function normalisePositions(raw: Float32Array, count: number): Float32Arr
   return out;
 }
 
-const EDGE = 1.04;
+const EDGE = 1;
 
 export function toFrame(detail: SnapshotDetail): Frame {
   const predictions = Int32Array.from(decodeArray(detail.predictions));
