@@ -103,6 +103,9 @@ def test_a_new_source_registers_and_loads(monkeypatch: pytest.MonkeyPatch) -> No
 
     @register_dataset("blank", title="Blank", description="Zeros.")
     class Blank(DatasetSource):
+        def describe(self, data_dir, options):  # type: ignore[no-untyped-def]
+            return self.info(available=True, location="generated")
+
         def load(self, data_dir, options):  # type: ignore[no-untyped-def]
             zeros = np.zeros((4, 2, 2, 1), np.uint8)
             labels = np.array([0, 1, 0, 1])

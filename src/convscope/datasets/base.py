@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -146,7 +147,7 @@ class DatasetInfo:
     test_count: int | None
 
 
-class DatasetSource:
+class DatasetSource(ABC):
     """A loader of one dataset; subclasses register themselves with :func:`register_dataset`.
 
     ``describe`` must be fast (it only checks that files exist); ``load`` reads them.
@@ -157,13 +158,13 @@ class DatasetSource:
     description: ClassVar[str] = ""
     options: ClassVar[tuple[Option, ...]] = ()
 
+    @abstractmethod
     def describe(self, data_dir: DataDir, options: Mapping[str, Any]) -> DatasetInfo:
         """Say whether the dataset can be loaded and what it holds, without reading it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def load(self, data_dir: DataDir, options: Mapping[str, Any]) -> Dataset:
         """Read the whole dataset."""
-        raise NotImplementedError
 
     def info(self, **fields: Any) -> DatasetInfo:
         """Build this source's :class:`DatasetInfo`; unspecified fields are ``None``."""
