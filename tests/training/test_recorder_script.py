@@ -47,6 +47,8 @@ def test_recorder_in_a_plain_user_script_with_a_sequential_softmax_model(tmp_pat
     run = store.get_run(run_id)
     assert (run.status, run.source, run.name) == ("done", "notebook", "notebook")
     assert run.class_names[3] == "digit 3"
+    assert run.config["optimizer"] == "adam" and run.config["learning_rate"] == 0.001
+    assert run.config["model"] == "sequential" and run.config["epochs"] == 2
     snapshots = store.list_snapshots(run_id)
     # 1,400 images in batches of 32: 44 steps; snapshots after batches 6, 11 and 22.
     assert [s.epoch for s in snapshots] == [6 / 44, 11 / 44, 22 / 44, 1.0, 2.0]

@@ -218,8 +218,11 @@ class Recorder(keras.callbacks.Callback):
         return None
 
     def _create_run(self, model: keras.Model) -> str:
+        optimizer = getattr(model, "optimizer", None)
         config = self.config or {
             "model": model.name,
+            "optimizer": type(optimizer).__name__.lower() if optimizer is not None else None,
+            "learning_rate": _learning_rate(optimizer),
             "epochs": self.params.get("epochs"),
             "probe_size": self.probe_size,
             "snapshot_fractions": list(self.snapshot_fractions),
@@ -318,6 +321,15 @@ class Recorder(keras.callbacks.Callback):
     def _emit(self, kind: str, payload: dict[str, Any]) -> None:
         if self.on_event is not None:
             self.on_event(kind, payload)
+
+
+def _learning_rate(optimizer: Any) -> float | None:
+    """The optimizer's learning rate now, or None (no optimizer, or a schedule object)."""
+    try:
+        # Stored as float32 by Keras: six significant digits give back the 1e-3 typed.
+        return float(f"{float(keras.ops.convert_to_numpy(optimizer.learning_rate)):.6g}")
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _number(value: Any) -> float | None:

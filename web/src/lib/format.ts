@@ -45,3 +45,17 @@ export function archLabel(arch: unknown): string {
   }
   return "–";
 }
+
+/** The parts of a run's configuration worth a glance, leaving out what is not recorded. */
+export function configSummary(recorded: object): string[] {
+  const config = recorded as Record<string, unknown>;
+  const parts: string[] = [archLabel(config.arch ?? config.model)];
+  if (config.optimizer) {
+    const lr = config.learning_rate;
+    parts.push(lr != null ? `${String(config.optimizer)} lr ${String(lr)}` : String(config.optimizer));
+  }
+  if (config.batch_size != null) parts.push(`batch ${String(config.batch_size)}`);
+  if (config.epochs != null) parts.push(`${String(config.epochs)} epochs`);
+  if (config.seed != null) parts.push(`seed ${String(config.seed)}`);
+  return parts;
+}
