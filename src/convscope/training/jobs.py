@@ -42,6 +42,12 @@ CANCEL_POLL_S = 0.2
 SUPERVISE_INTERVAL_S = 0.5
 TERMINATE_GRACE_S = 3.0
 MAX_RETRY_DELAY_S = 60.0
+#: Sent by the server to a worker whose run it was asked to cancel, so that the worker
+#: looks for the request at once rather than at its next poll (not on Windows).
+CANCEL_SIGNAL: signal.Signals | None = getattr(signal, "SIGUSR1", None)
+
+#: Set in a worker process by CANCEL_SIGNAL: wakes the thread that watches for cancels.
+_cancel_check_requested = threading.Event()
 
 
 def open_store(settings: Settings) -> Store:
@@ -83,6 +89,8 @@ def worker_main(settings: Settings, ready: ProcessEvent | None = None, trainer: 
     # Ctrl-C in a terminal reaches the whole process group; the server decides when its
     # workers stop (it terminates them on shutdown).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if CANCEL_SIGNAL is not None:
+        signal.signal(CANCEL_SIGNAL, lambda *_: _cancel_check_requested.set())
     parent = os.getppid()
     # Importing the trainer imports Keras and TensorFlow (seconds): done once, up front,
     # so that the first run starts training at once.
@@ -112,7 +120,8 @@ def train_claimed_run(
 ) -> None:
     """Train a run this process has claimed, stopping when a cancel is requested.
 
-    A small thread polls the store for a cancel request and sets the flag that the
+    A small thread polls the store for a cancel request, at once when the server signals
+    one (CANCEL_SIGNAL) and every CANCEL_POLL_S otherwise, and sets the flag that the
     trainer checks after every batch. Errors of the trainer fail the run, never the
     worker.
 
@@ -126,7 +135,11 @@ def train_claimed_run(
     finished = threading.Event()
 
     def watch() -> None:
-        while not finished.wait(CANCEL_POLL_S):
+        while not finished.is_set():
+            _cancel_check_requested.wait(CANCEL_POLL_S)
+            _cancel_check_requested.clear()
+            if finished.is_set():
+                return
             if parent_pid is not None and os.getppid() != parent_pid:
                 # The server is gone: leave the run 'running' so that the next server
                 # start marks it interrupted, with every earlier snapshot intact.
@@ -148,6 +161,7 @@ def train_claimed_run(
         _finish_if_running(store, run_id, "failed", f"{type(error).__name__}: {error}")
     finally:
         finished.set()
+        _cancel_check_requested.set()
         watcher.join()
     _finish_if_running(store, run_id, "failed", "the trainer returned without finishing the run")
 
@@ -238,6 +252,13 @@ class WorkerPool:
     def owns(self, pid: int | None) -> bool:
         """Whether ``pid`` is one of this pool's workers."""
         return pid is not None and pid in self.pids()
+
+    def notify_cancel(self, pid: int | None) -> None:
+        """Tell the worker ``pid``, if it is one of ours, to look for a cancel request now."""
+        if CANCEL_SIGNAL is not None and self.owns(pid):
+            assert pid is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, CANCEL_SIGNAL)
 
     def restart_worker(self, pid: int, reason: str) -> bool:
         """Stop the worker ``pid`` (stuck, or its run deleted) and start a fresh one.

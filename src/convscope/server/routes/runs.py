@@ -111,12 +111,15 @@ def get_run(run_id: str, store: StoreDep) -> RunOut:
     response_model=RunOut,
     responses={**_RUN_404, 409: {"description": "The run has already finished"}},
 )
-def cancel_run(run_id: str, store: StoreDep) -> RunOut:
+def cancel_run(run_id: str, store: StoreDep, pool: PoolDep) -> RunOut:
     """Cancel a run: a queued one at once, a running one after its current batch."""
     run = store.get_run(run_id)
     if run.finished:
         raise InvalidTransition(f"run {run_id} has already finished ({run.status})")
-    return run_out(store, store.request_cancel(run_id))
+    run = store.request_cancel(run_id)
+    if pool is not None:
+        pool.notify_cancel(run.worker_pid)
+    return run_out(store, run)
 
 
 def _wait_until_stopped(store: Store, run_id: str, timeout: float) -> RunRecord:
@@ -139,6 +142,8 @@ def delete_run(run_id: str, store: StoreDep, pool: PoolDep, cache: CacheDep) -> 
     run = store.get_run(run_id)
     if not run.finished:
         run = store.request_cancel(run_id)
+        if pool is not None:
+            pool.notify_cancel(run.worker_pid)
     if run.status == "running" and process_exists(run.worker_pid):
         run = _wait_until_stopped(store, run_id, DELETE_WAIT_S)
     if run.status == "running":
