@@ -46,6 +46,9 @@ def test_train_and_watch_a_digits_run(page: Page) -> None:
 
     expect(page.get_by_test_id("training-view")).to_be_visible()
     assert re.search(r"#/runs/\w+", page.url)
+    # A second tab opened on the run while it trains follows the same live run.
+    second = page.context.new_page()
+    second.goto(page.url)
 
     # Watch the snapshot count grow without reloading, until the run is done.
     seen = {snapshot_count(page)}
@@ -60,6 +63,9 @@ def test_train_and_watch_a_digits_run(page: Page) -> None:
     seen.add(snapshot_count(page))
     assert len(seen) >= 2, f"the snapshot count never changed live: {seen}"
     expect(page.get_by_test_id("progress-text")).to_contain_text("finished")
+    expect(second.get_by_test_id("status-badge")).to_have_attribute("data-status", "done")
+    expect(second.get_by_test_id("scrubber-label")).to_contain_text("snapshot 6 / 6")
+    second.close()
 
     # Curves: per-batch lines and one validation dot per snapshot.
     loss = page.get_by_test_id("loss-chart")
