@@ -187,7 +187,10 @@ def _train(args: argparse.Namespace) -> int:
     check_against_data(config, args.data_dir)
     store = _open_store(args)
     from convscope.cli_format import TrainingProgress
-    from convscope.training.runner import create_run, train_run
+    from convscope.quiet import native_stderr_silenced
+
+    with native_stderr_silenced():
+        from convscope.training.runner import create_run, train_run
 
     run = create_run(store, config, source="cli")
     with TrainingProgress(config.epochs, quiet=args.json) as progress:

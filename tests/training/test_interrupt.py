@@ -50,6 +50,8 @@ def test_ctrl_c_mid_training_marks_the_run_interrupted_and_keeps_snapshots(tmp_p
             process.kill()
     assert process.returncode == 130, stderr[-2000:]
     assert '"status": "interrupted"' in stdout
+    # TensorFlow's native start-up notices are kept off the terminal.
+    assert "oneDNN" not in stderr and "absl::InitializeLog" not in stderr
     store = Store(store_dir)
     run = store.list_runs()[0]
     assert run.status == "interrupted"

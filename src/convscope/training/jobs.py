@@ -31,6 +31,7 @@ from typing import Any
 
 from convscope.config import Settings
 from convscope.errors import ConvscopeError, NotFound, StoreError
+from convscope.quiet import native_stderr_silenced
 from convscope.store import Store
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ def worker_main(settings: Settings, ready: ProcessEvent | None = None, trainer: 
     parent = os.getppid()
     # Importing the trainer imports Keras and TensorFlow (seconds): done once, up front,
     # so that the first run starts training at once.
-    train = _load_trainer(trainer or DEFAULT_TRAINER)
+    with native_stderr_silenced():
+        train = _load_trainer(trainer or DEFAULT_TRAINER)
     store = open_store(settings)
     if ready is not None:
         ready.set()
