@@ -122,13 +122,23 @@ def _producing_layer(model: keras.Model, tensor: keras.KerasTensor) -> keras.lay
 def forward_in_batches(
     model: keras.Model, images: np.ndarray, batch_size: int = INFERENCE_BATCH
 ) -> list[np.ndarray]:
-    """Run ``model`` in inference mode over ``images`` and concatenate each output."""
+    """Run ``model`` in inference mode over ``images`` and concatenate each output.
+
+    Every call gets a full batch (the last one padded), so the inference function is
+    traced for one shape only.
+    """
+    batch_size = min(batch_size, len(images))
     chunks: list[list[np.ndarray]] = []
     for start in range(0, len(images), batch_size):
-        outputs = model.predict_on_batch(images[start : start + batch_size])
+        batch = images[start : start + batch_size]
+        rows = len(batch)
+        if rows < batch_size:
+            padding = np.zeros((batch_size - rows, *batch.shape[1:]), dtype=batch.dtype)
+            batch = np.concatenate([batch, padding])
+        outputs = model.predict_on_batch(batch)
         if not isinstance(outputs, list | tuple):
             outputs = [outputs]
-        chunks.append([np.asarray(o) for o in outputs])
+        chunks.append([np.asarray(o)[:rows] for o in outputs])
     return [np.concatenate(parts, axis=0) for parts in zip(*chunks, strict=True)]
 
 
