@@ -8,7 +8,7 @@ RUFF = [sys.executable, "-m", "ruff"]
 
 def test_ruff_finds_no_problem():
     result = subprocess.run(
-        [*RUFF, "check", "--no-cache", "src", "tests", "bench"],
+        [*RUFF, "check", "--no-cache", "src", "tests", "bench", "scripts"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -18,7 +18,7 @@ def test_ruff_finds_no_problem():
 
 def test_code_is_formatted():
     result = subprocess.run(
-        [*RUFF, "format", "--check", "--no-cache", "src", "tests", "bench"],
+        [*RUFF, "format", "--check", "--no-cache", "src", "tests", "bench", "scripts"],
         cwd=ROOT,
         capture_output=True,
         text=True,
