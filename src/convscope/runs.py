@@ -68,19 +68,12 @@ def load_weights_file(path: os.PathLike[str]) -> list[np.ndarray]:
 
 def _rebuild(store: Store, run_id: str) -> keras.Model:
     from convscope.datasets import dataset_info
-    from convscope.models.build import build_model
     from convscope.training.config import RunConfig
+    from convscope.training.runner import build_config_model
 
     run = store.get_run(run_id)
     config = RunConfig.model_validate(run.config)
     info = dataset_info(config.dataset)
     if info.image_shape is None or info.num_classes is None:
         raise NotFound(f"cannot rebuild the model of run {run_id}: {info.reason}")
-    return build_model(
-        config.arch_spec(),
-        info.image_shape,
-        info.num_classes,
-        weight_init=config.weight_init,
-        dropout=config.dropout,
-        seed=config.seed,
-    )
+    return build_config_model(config, info.image_shape, info.num_classes)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from convscope.models.spec import ArchSpec
+
+if TYPE_CHECKING:
+    from convscope.datasets import DatasetInfo
 
 Optimizer = Literal["adam", "sgd", "rmsprop", "adamw"]
 WeightInit = Literal["glorot_uniform", "he_normal", "he_uniform", "lecun_normal"]
@@ -100,10 +103,13 @@ class RunConfig(BaseModel):
         return self.model_dump(mode="json")
 
 
-def check_against_data(config: RunConfig, data_dir: str | None = None) -> None:
+def check_against_data(config: RunConfig, data_dir: str | None = None) -> DatasetInfo:
     """Check what only the dataset can tell, before a run is created.
 
     Cheap: reads the dataset's description, not its images.
+
+    Returns:
+        The dataset's description.
 
     Raises:
         DataUnavailable: The dataset's files are not here.
@@ -130,3 +136,4 @@ def check_against_data(config: RunConfig, data_dir: str | None = None) -> None:
         raise InvalidInput(
             "probe_size", f"{config.probe_size} is larger than the test set ({test_count} images)"
         )
+    return info

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from convscope.datasets import Dataset, load_dataset
-from convscope.errors import ConvscopeError, InvalidInput
+from convscope.errors import ConvscopeError
 from convscope.models.build import build_model
 from convscope.store import RunRecord, Store
 from convscope.training.config import RunConfig
@@ -78,6 +78,20 @@ class AugmentedBatches(keras.utils.PyDataset):
         self.order = self.rng.permutation(len(self.x))
 
 
+def build_config_model(
+    config: RunConfig, image_shape: tuple[int, int, int], num_classes: int
+) -> keras.Model:
+    """The (uncompiled) network of ``config`` for images of this shape and these classes."""
+    return build_model(
+        config.arch_spec(),
+        image_shape,
+        num_classes,
+        weight_init=config.weight_init,
+        dropout=config.dropout,
+        seed=config.seed,
+    )
+
+
 def prepare(config: RunConfig, *, data_dir: str | None = None) -> tuple[Dataset, keras.Model]:
     """Load the dataset and build the compiled model of ``config``.
 
@@ -92,20 +106,8 @@ def prepare(config: RunConfig, *, data_dir: str | None = None) -> tuple[Dataset,
         test_size=config.test_size,
         seed=config.seed,
     )
-    if config.probe_size and config.probe_size > len(dataset.y_test):
-        raise InvalidInput(
-            "probe_size",
-            f"{config.probe_size} is larger than the test set ({len(dataset.y_test)} images)",
-        )
     keras.utils.set_random_seed(config.seed)
-    model = build_model(
-        config.arch_spec(),
-        dataset.image_shape,
-        dataset.num_classes,
-        weight_init=config.weight_init,
-        dropout=config.dropout,
-        seed=config.seed,
-    )
+    model = build_config_model(config, dataset.image_shape, dataset.num_classes)
     model.compile(
         optimizer=_OPTIMIZERS[config.optimizer](config.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

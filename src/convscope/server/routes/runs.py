@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from convscope.datasets import dataset_info
 from convscope.errors import ConvscopeError, DataUnavailable, InvalidInput, InvalidTransition
 from convscope.server.deps import CacheDep, PoolDep, StoreDep
 from convscope.server.encoding import finite_or_none
@@ -73,10 +72,9 @@ def check_feasible(config: RunConfig) -> list[str] | None:
         InvalidInput: The dataset's files are missing, or a size exceeds what it holds.
     """
     try:
-        check_against_data(config)
+        return check_against_data(config).class_names
     except DataUnavailable as error:
         raise InvalidInput("dataset", str(error)) from error
-    return dataset_info(config.dataset).class_names
 
 
 @router.post(
