@@ -182,12 +182,11 @@ class Recorder(keras.callbacks.Callback):
         self.global_step += 1
         fraction = (batch + 1) / self.steps if self.steps else 0.0
         self.curve.add(self.global_step, self.epoch + fraction, logs or {})
-        if time.monotonic() - self.last_flush >= self.progress_interval:
+        early = self._early_snapshot(batch)
+        if early is not None or time.monotonic() - self.last_flush >= self.progress_interval:
             self._flush(batch + 1)
-        epoch_value = self.early_batches.get(batch) if self.epoch == 0 else None
-        if epoch_value is not None:
-            self._flush(batch + 1)
-            self._snapshot(epoch_value, logs or {})
+        if early is not None:
+            self._snapshot(early, logs or {})
         if self.should_stop is not None and self.should_stop():
             self.stop_requested = True
             self.model.stop_training = True
@@ -210,9 +209,13 @@ class Recorder(keras.callbacks.Callback):
             raise RuntimeError("the Recorder records only inside model.fit")
         return self.run_id
 
+    def _early_snapshot(self, batch: int) -> float | None:
+        return self.early_batches.get(batch) if self.epoch == 0 else None
+
     def _snapshot_after(self, batch: int) -> float | None:
-        if self.epoch == 0 and batch in self.early_batches:
-            return self.early_batches[batch]
+        early = self._early_snapshot(batch)
+        if early is not None:
+            return early
         if self.steps and batch == self.steps - 1:
             return float(self.epoch + 1)
         return None
@@ -228,9 +231,7 @@ class Recorder(keras.callbacks.Callback):
             "snapshot_fractions": list(self.snapshot_fractions),
             "seed": self.seed,
         }
-        run = self.store.create_run(
-            config, source="notebook", name=self.name, class_names=self.class_names
-        )
+        run = self.store.create_run(config, source="notebook", name=self.name)
         self.store.set_status(run.id, "running")
         self.store.update_run(run.id, worker_pid=os.getpid())
         return run.id
