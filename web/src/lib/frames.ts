@@ -1,5 +1,6 @@
 import { decodeArray } from "../api/arrays";
 import type { Metrics, SnapshotDetail } from "../api/types";
+import type { Atlas } from "./atlas";
 
 /** One snapshot, decoded and ready to draw. */
 export interface Frame {
@@ -82,4 +83,14 @@ export function toFrame(detail: SnapshotDetail): Frame {
     probabilities,
     confusion: detail.confusion,
   };
+}
+
+/** What every panel over the probe set receives: the images, the scrubbed snapshot, the choice. */
+export interface ProbePanelProps {
+  atlas: Atlas | null;
+  frame: Frame | null;
+  labels: Int32Array | null;
+  classNames: string[];
+  selected: number | null;
+  onselect: (index: number) => void;
 }
