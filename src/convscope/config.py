@@ -10,6 +10,7 @@ STORE_ENV = "CONVSCOPE_STORE"
 DATABASE_URL_ENV = "CONVSCOPE_DATABASE_URL"
 DATA_ENV = "CONVSCOPE_DATA"
 WORKERS_ENV = "CONVSCOPE_WORKERS"
+INSPECTION_WORKERS_ENV = "CONVSCOPE_INSPECTION_WORKERS"
 
 #: Where Keras keeps the files it downloads.
 KERAS_CACHE = Path("~/.keras/datasets")
@@ -45,6 +46,9 @@ class Settings:
         store_dir: Directory of the database and the array files.
         database_url: SQLAlchemy URL; ``None`` means SQLite inside ``store_dir``.
         workers: How many runs train at the same time (one worker process each).
+        inspection_workers: Processes that run lenses (warm, separate from training).
+        lens_timeout_s: Longest a lens may run before its worker is replaced.
+        inspection_start_timeout_s: Longest wait for an inspection worker to load Keras.
         max_upload_bytes: Largest accepted upload.
         max_image_pixels: Largest accepted decoded image, against decompression bombs.
     """
@@ -52,5 +56,10 @@ class Settings:
     store_dir: Path = field(default_factory=default_store_dir)
     database_url: str | None = field(default_factory=lambda: os.environ.get(DATABASE_URL_ENV))
     workers: int = field(default_factory=lambda: int(os.environ.get(WORKERS_ENV, "1")))
+    inspection_workers: int = field(
+        default_factory=lambda: int(os.environ.get(INSPECTION_WORKERS_ENV, "1"))
+    )
+    lens_timeout_s: float = 60.0
+    inspection_start_timeout_s: float = 120.0
     max_upload_bytes: int = 200 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096

@@ -20,10 +20,20 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 import convscope
 from convscope.config import Settings
+from convscope.inspection.pool import InspectionPool
 from convscope.server.cache import LRUCache
 from convscope.server.errors import add_exception_handlers
 from convscope.server.events import EventHub
-from convscope.server.routes import architectures, datasets, events, health, probe, runs, snapshots
+from convscope.server.routes import (
+    architectures,
+    datasets,
+    events,
+    health,
+    lenses,
+    probe,
+    runs,
+    snapshots,
+)
 from convscope.store import Store
 from convscope.training.jobs import DEFAULT_TRAINER, WorkerPool, open_store, process_exists
 
@@ -85,8 +95,8 @@ def create_app(
 
     Args:
         settings: Store location and worker count; default: from the environment.
-        start_workers: Start the training worker processes with the app (off for tests of
-            the API alone: runs then stay queued).
+        start_workers: Start the training and inspection worker processes with the app
+            (off for tests of the API alone: runs then stay queued, lenses answer 503).
         static_dir: The built web app; default: the package's ``server/static``.
         trainer: The function the workers train with, as ``module:function`` (the real
             trainer unless a test or an embedding application substitutes its own).
@@ -110,10 +120,18 @@ def create_app(
             pool = WorkerPool(settings, store, settings.workers, trainer=trainer)
             await anyio.to_thread.run_sync(pool.start)
         app.state.pool = pool
+        inspection = None
+        if start_workers and settings.inspection_workers > 0:
+            inspection = InspectionPool(settings, settings.inspection_workers)
+            await anyio.to_thread.run_sync(inspection.start)
+        app.state.inspection = inspection
         try:
             yield
         finally:
             await app.state.hub.stop()
+            if inspection is not None:
+                await anyio.to_thread.run_sync(inspection.stop)
+                app.state.inspection = None
             if pool is not None:
                 await anyio.to_thread.run_sync(pool.stop)
                 app.state.pool = None
@@ -128,10 +146,11 @@ def create_app(
     app.state.store = store
     app.state.hub = EventHub(store)
     app.state.pool = None
+    app.state.inspection = None
     app.state.cache = LRUCache()
 
     add_exception_handlers(app)
-    for module in (health, datasets, architectures, runs, events, snapshots, probe):
+    for module in (health, datasets, architectures, runs, events, snapshots, probe, lenses):
         app.include_router(module.router, prefix="/api")
     _add_static(app, static_dir or STATIC_DIR)
     return app

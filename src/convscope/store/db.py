@@ -13,6 +13,7 @@ from convscope.errors import StoreError
 
 from .base import make_engine, sqlite_url
 from .events import EventsMixin
+from .results import ResultsMixin
 from .runs import RunsMixin
 from .schema import ensure_schema
 from .snapshots import SnapshotsMixin
@@ -21,7 +22,7 @@ from .snapshots import SnapshotsMixin
 DATABASE_FILE = "convscope.db"
 
 
-class Store(RunsMixin, SnapshotsMixin, EventsMixin):
+class Store(RunsMixin, SnapshotsMixin, EventsMixin, ResultsMixin):
     """Runs, snapshots, training curves and events, in SQL; arrays in files beside it.
 
     Safe to share between threads, and to open at the same time from several processes
