@@ -177,7 +177,7 @@ def most_forgotten(correct: np.ndarray, labels: np.ndarray, class_names: Sequenc
             "class": class_names[int(labels[image])],
             "events": int(events[image]),
             "forgotten_images": int((events > 0).sum()),
-            "images": int(len(events)),
+            "images": len(events),
         },
         {"tab": "training", "image": image},
     )
