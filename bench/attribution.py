@@ -5,8 +5,11 @@ Fashion-MNIST is not installed), ten snapshots. Every lens runs on one probe ima
 (each request once before timing), in a real inspection worker process, as the web app
 runs it; each figure is the median of several requests, printed beside its goal. Then,
 side by side in this process on the same model and image, Grad-CAM and saliency against
-tf-keras-vis (installed into this environment by the script if missing; it is no
-dependency of convscope), with the correlation of the maps.
+tf-keras-vis, with the correlation of the maps. tf-keras-vis is no dependency of
+convscope: the script installs it, without its dependencies (convscope's cover them), into
+``bench-packages`` inside the virtual environment, a folder only this script puts on its
+path, since its wheel also ships a top-level ``tests`` package that would shadow this
+project's tests in site-packages.
 
     python bench/attribution.py [--repeats 7]
 """
@@ -77,18 +80,25 @@ def train(store: Store) -> tuple[str, int]:
     return run.id, count
 
 
+#: Where tf-keras-vis is installed: inside the environment, outside its site-packages.
+BENCH_PACKAGES = Path(sys.prefix) / "bench-packages"
+#: tf-keras-vis and what it needs beyond convscope's own dependencies.
+TF_KERAS_VIS = ["tf-keras-vis==0.8.7", "deprecated", "imageio"]
+
+
 def tf_keras_vis() -> bool:
-    """Make tf-keras-vis importable, installing it into this environment if needed."""
+    """Make tf-keras-vis importable from ``BENCH_PACKAGES``, installing it there if needed."""
+    if str(BENCH_PACKAGES) not in sys.path:
+        sys.path.append(str(BENCH_PACKAGES))
     if importlib.util.find_spec("tf_keras_vis") is None:
-        print("installing tf-keras-vis into this environment (for this benchmark only)")
-        result = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "tf-keras-vis"],
-            capture_output=True,
-            text=True,
-        )
+        print(f"installing tf-keras-vis into {BENCH_PACKAGES} (for this benchmark only)")
+        command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+        command += ["--target", str(BENCH_PACKAGES), *TF_KERAS_VIS]
+        result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             print(f"tf-keras-vis could not be installed: {result.stderr.strip()[-500:]}")
             return False
+        importlib.invalidate_caches()
     return importlib.util.find_spec("tf_keras_vis") is not None
 
 

@@ -67,7 +67,7 @@ def explain_screenshots(page: Page, base: str, cnn: str, shapes: str) -> None:
     page.get_by_test_id("sanity-row-edge_detector").wait_for(timeout=120_000)
     page.get_by_test_id("strip-map").first.wait_for(timeout=120_000)
     page.wait_for_timeout(500)
-    page.screenshot(path=OUT / "explain.png")
+    page.screenshot(path=OUT / "explain.png", full_page=True)
     page.get_by_test_id("sanity-panel").screenshot(path=OUT / "explain-sanity-check.png")
     page.get_by_test_id("training-strip").screenshot(path=OUT / "explain-training-strip.png")
 
