@@ -42,7 +42,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_store(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--store", help="store directory (default $CONVSCOPE_STORE or ~/.convscope)")
+        p.add_argument(
+            "--store",
+            help="directory of the array files, and of the SQLite database by default "
+            "(default $CONVSCOPE_STORE or ~/.convscope)",
+        )
+        p.add_argument(
+            "--db",
+            metavar="URL",
+            help="database URL, e.g. postgresql+psycopg://user@host/convscope "
+            "(default $CONVSCOPE_DB, else SQLite in the store directory)",
+        )
 
     datasets = sub.add_parser("datasets", help="list the datasets and whether they are here")
     datasets.add_argument("--data-dir", help="extra directory searched first for dataset files")
@@ -121,9 +131,10 @@ def validation_messages(error: ValidationError) -> list[str]:
 
 
 def _open_store(args: argparse.Namespace) -> Any:
+    from convscope.config import default_database_url
     from convscope.store import Store
 
-    return Store(args.store)
+    return Store(args.store, url=args.db or default_database_url())
 
 
 def _datasets(args: argparse.Namespace) -> int:
@@ -253,7 +264,13 @@ def _show(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from convscope.server.app import serve
 
-    serve(host=args.host, port=args.port, store_dir=args.store, workers=args.workers)
+    serve(
+        host=args.host,
+        port=args.port,
+        store_dir=args.store,
+        workers=args.workers,
+        database_url=args.db,
+    )
     return 0
 
 

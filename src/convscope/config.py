@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STORE_ENV = "CONVSCOPE_STORE"
+DATABASE_ENV = "CONVSCOPE_DB"
+#: The older name of ``CONVSCOPE_DB``, still read when the new one is not set.
 DATABASE_URL_ENV = "CONVSCOPE_DATABASE_URL"
 DATA_ENV = "CONVSCOPE_DATA"
 WORKERS_ENV = "CONVSCOPE_WORKERS"
@@ -20,6 +22,15 @@ SYSTEM_DATASETS = Path("/usr/share/datasets")
 def default_store_dir() -> Path:
     """The store directory: ``$CONVSCOPE_STORE`` or ``~/.convscope``."""
     return Path(os.environ.get(STORE_ENV) or "~/.convscope").expanduser()
+
+
+def default_database_url() -> str | None:
+    """The database URL: ``$CONVSCOPE_DB``, else ``$CONVSCOPE_DATABASE_URL``, else None.
+
+    None means SQLite inside the store directory; ``postgresql+psycopg://user@host/db``
+    shares one database between machines.
+    """
+    return os.environ.get(DATABASE_ENV) or os.environ.get(DATABASE_URL_ENV) or None
 
 
 def data_search_dirs(user_dir: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -50,7 +61,7 @@ class Settings:
     """
 
     store_dir: Path = field(default_factory=default_store_dir)
-    database_url: str | None = field(default_factory=lambda: os.environ.get(DATABASE_URL_ENV))
+    database_url: str | None = field(default_factory=default_database_url)
     workers: int = field(default_factory=lambda: int(os.environ.get(WORKERS_ENV, "1")))
     max_upload_bytes: int = 200 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096

@@ -142,6 +142,7 @@ def serve(
     port: int = 8000,
     store_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
+    database_url: str | None = None,
 ) -> None:
     """Run the server until interrupted (Ctrl-C stops it and its workers).
 
@@ -150,6 +151,7 @@ def serve(
         port: TCP port.
         store_dir: Store directory; default: ``$CONVSCOPE_STORE`` or ``~/.convscope``.
         workers: Training worker processes; default: ``$CONVSCOPE_WORKERS`` or 1.
+        database_url: Database URL; default: ``$CONVSCOPE_DB``, else SQLite in the store.
     """
     import uvicorn
 
@@ -158,6 +160,8 @@ def serve(
         settings = dataclasses.replace(settings, store_dir=Path(store_dir).expanduser())
     if workers is not None:
         settings = dataclasses.replace(settings, workers=workers)
+    if database_url is not None:
+        settings = dataclasses.replace(settings, database_url=database_url)
     app = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(
