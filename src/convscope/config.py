@@ -12,6 +12,8 @@ DATABASE_ENV = "CONVSCOPE_DB"
 DATABASE_URL_ENV = "CONVSCOPE_DATABASE_URL"
 DATA_ENV = "CONVSCOPE_DATA"
 WORKERS_ENV = "CONVSCOPE_WORKERS"
+EXECUTOR_ENV = "CONVSCOPE_EXECUTOR"
+RAY_ADDRESS_ENV = "CONVSCOPE_RAY_ADDRESS"
 
 #: Where Keras keeps the files it downloads.
 KERAS_CACHE = Path("~/.keras/datasets")
@@ -55,7 +57,10 @@ class Settings:
     Attributes:
         store_dir: Directory of the database and the array files.
         database_url: SQLAlchemy URL; ``None`` means SQLite inside ``store_dir``.
-        workers: How many runs train at the same time (one worker process each).
+        workers: How many runs train at the same time (one worker process each; the CPUs
+            of a local Ray instance).
+        executor: Where runs train: "local" (spawned worker processes) or "ray".
+        ray_address: The Ray cluster to submit to; None starts a local Ray instance.
         max_upload_bytes: Largest accepted upload.
         max_image_pixels: Largest accepted decoded image, against decompression bombs.
     """
@@ -63,5 +68,7 @@ class Settings:
     store_dir: Path = field(default_factory=default_store_dir)
     database_url: str | None = field(default_factory=default_database_url)
     workers: int = field(default_factory=lambda: int(os.environ.get(WORKERS_ENV, "1")))
+    executor: str = field(default_factory=lambda: os.environ.get(EXECUTOR_ENV) or "local")
+    ray_address: str | None = field(default_factory=lambda: os.environ.get(RAY_ADDRESS_ENV))
     max_upload_bytes: int = 200 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096

@@ -6,13 +6,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from pg_server import BACKENDS
 
 from convscope.store import Store
+from pg_server import BACKENDS
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, database_for: Callable[[str], str | None]) -> str | None:
+def database_url(
+    request: pytest.FixtureRequest, database_for: Callable[[str], str | None]
+) -> str | None:
     """Every test that uses the store runs once per database backend."""
     return database_for(request.param)
 

@@ -24,7 +24,9 @@ def _write_one_run(root: str, url: str | None, writer: int, start: object) -> st
         for index in range(SNAPSHOTS):
             for n in range(EVENTS_PER_SNAPSHOT):
                 store.add_event(run_id, "progress", {"writer": writer, "n": n})
-            store.add_batches(run_id, [(index * 10 + k, index + k / 10, 1.0, 0.5) for k in range(3)])
+            store.add_batches(
+                run_id, [(index * 10 + k, index + k / 10, 1.0, 0.5) for k in range(3)]
+            )
             store.add_snapshot(
                 run_id,
                 index,

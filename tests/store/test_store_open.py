@@ -48,7 +48,7 @@ def test_sqlite_settings_hold_on_every_connection(sqlite_store: Store) -> None:
 
 
 def test_foreign_keys_are_enforced(store: Store) -> None:
-    with pytest.raises(StoreError, match="(?i)foreign key"), store._write() as conn:
+    with pytest.raises(StoreError, match=r"(?i)foreign key"), store._write() as conn:
         conn.exec_driver_sql(
             "INSERT INTO events (run_id, kind, payload, created_at) "
             "VALUES ('0123456789ab', 'log', '{}', '2024-01-01 00:00:00')"

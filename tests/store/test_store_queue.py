@@ -12,9 +12,7 @@ RUNS = 12
 WORKERS = 4
 
 
-def _claim_until_empty(
-    root: str, url: str | None, worker_pid: int, start: object
-) -> list[str]:
+def _claim_until_empty(root: str, url: str | None, worker_pid: int, start: object) -> list[str]:
     """Claim runs until the queue is empty; return their ids (runs in a spawned process)."""
     store = Store(root, url=url)
     try:
