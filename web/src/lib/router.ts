@@ -3,6 +3,8 @@ export type Route =
   | { name: "run"; id: string; query: URLSearchParams }
   | { name: "runs"; query: URLSearchParams }
   | { name: "compare"; ids: string[]; query: URLSearchParams }
+  | { name: "sweeps"; query: URLSearchParams }
+  | { name: "sweep"; id: string; query: URLSearchParams }
   | { name: "notfound"; path: string; query: URLSearchParams };
 
 /** Parses `#/path?query` into a route. */
@@ -15,6 +17,8 @@ export function parseHash(hash: string): Route {
   if (parts.length === 0) return { name: "playground", query };
   if (parts[0] === "runs" && parts.length === 1) return { name: "runs", query };
   if (parts[0] === "runs" && parts.length === 2) return { name: "run", id: parts[1], query };
+  if (parts[0] === "sweeps" && parts.length === 1) return { name: "sweeps", query };
+  if (parts[0] === "sweeps" && parts.length === 2) return { name: "sweep", id: parts[1], query };
   if (parts[0] === "compare" && parts.length === 1) {
     const ids = (query.get("ids") ?? "")
       .split(",")
@@ -27,6 +31,10 @@ export function parseHash(hash: string): Route {
 
 export function runHref(id: string): string {
   return `#/runs/${encodeURIComponent(id)}`;
+}
+
+export function sweepHref(id: string): string {
+  return `#/sweeps/${encodeURIComponent(id)}`;
 }
 
 export function compareHref(ids: string[]): string {
