@@ -52,6 +52,20 @@ CANCEL_SIGNAL: signal.Signals | None = getattr(signal, "SIGUSR1", None)
 
 #: Set in a worker process by CANCEL_SIGNAL: wakes the thread that watches for cancels.
 _cancel_check_requested = threading.Event()
+#: How much lower than the server the training processes run: training is batch work, and
+#: on a shared machine the server's requests and event streams must get the CPU first.
+WORKER_NICENESS = 10
+_lowered = False
+
+
+def lower_priority() -> None:
+    """Lower this (training) process's CPU priority by ``WORKER_NICENESS``, once."""
+    global _lowered
+    if _lowered:
+        return
+    _lowered = True
+    with contextlib.suppress(AttributeError, OSError):  # no os.nice on Windows
+        os.nice(WORKER_NICENESS)
 
 
 def open_store(settings: Settings) -> Store:
@@ -103,6 +117,7 @@ def worker_main(settings: Settings, ready: ProcessEvent | None = None, trainer: 
     if CANCEL_SIGNAL is not None:
         signal.signal(CANCEL_SIGNAL, lambda *_: _cancel_check_requested.set())
     parent = os.getppid()
+    lower_priority()
     # Importing the trainer imports Keras and TensorFlow (seconds): done once, up front,
     # so that the first run starts training at once.
     train = load_trainer(trainer)

@@ -30,7 +30,13 @@ from convscope.config import Settings
 from convscope.errors import ConvscopeError, StoreError
 from convscope.store import RunRecord, Store
 from convscope.training.executor import ONE_CPU, Executor, Resources
-from convscope.training.jobs import DEFAULT_TRAINER, load_trainer, open_store, train_claimed_run
+from convscope.training.jobs import (
+    DEFAULT_TRAINER,
+    load_trainer,
+    lower_priority,
+    open_store,
+    train_claimed_run,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,7 @@ def _task_store(settings: Settings) -> Store:
 def warm_up(trainer: str) -> int:
     """A Ray task that imports the trainer (Keras, TensorFlow) in its worker process, so
     that the first run on that worker starts at once. Returns the worker's pid."""
+    lower_priority()
     load_trainer(trainer)
     return os.getpid()
 
@@ -67,6 +74,7 @@ def train_task(settings: Settings, run_id: str, trainer: str) -> str:
     Returns:
         The run's status afterwards ("skipped" when it was no longer queued).
     """
+    lower_priority()
     train = load_trainer(trainer)
     store = _task_store(settings)
     if store.claim_run(run_id, os.getpid()) is None:
