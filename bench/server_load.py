@@ -144,7 +144,10 @@ def main() -> None:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit((folder / "server.log").read_text()[-3000:])
                 time.sleep(0.5)
-            print(f"server load: GET /api/runs, Ray executor with {args.runs} CPUs")
+            print(
+                f"server load: GET /api/runs, Ray executor with {args.runs} CPUs "
+                f"(machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+            )
             run_ids = [client.post("/api/runs", json=RUN).json()["id"] for _ in range(args.runs)]
             deadline = time.monotonic() + 300
             while True:
