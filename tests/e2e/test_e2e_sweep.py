@@ -37,6 +37,10 @@ def test_vary_a_field_then_compare_the_runs(page: Page, api: Api) -> None:
     launcher.get_by_test_id("sweep-early-stop").uncheck()
     start = launcher.get_by_test_id("sweep-start")
     expect(start).to_have_text("Start sweep (3 runs)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    # Centred, so that the sticky Train bar does not cover it.
+    launcher.evaluate("element => element.scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(ARTIFACTS / "sweep-launcher.png"))
     start.click()
 
     expect(page).to_have_url(re.compile(r"#/sweeps/[0-9a-f]{12}$"))
@@ -73,7 +77,6 @@ def test_vary_a_field_then_compare_the_runs(page: Page, api: Api) -> None:
         view.get_by_test_id("best-run").first.locator("a").get_attribute("href") == f"#/runs/{best}"
     )
 
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sweep.png"), full_page=True)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "sweep.png"), full_page=True)
