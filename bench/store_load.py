@@ -4,13 +4,13 @@
    images, 3 epochs; ``digits`` where Fashion-MNIST is not installed), trained in this
    process: its database write transactions per second of training, its events, and the
    bytes of array files it leaves.
-2. The store's write capacity: 4 processes appending events as fast as they can, on SQLite
-   (the file in a temporary folder) and on a throwaway local PostgreSQL server (Debian's
-   ``postgresql``; skipped with a note where it is not installed), side by side.
+2. The store's write capacity: 1, then 4 processes appending events as fast as they can, on
+   SQLite (the file in a temporary folder) and on a throwaway local PostgreSQL server
+   (Debian's ``postgresql``; skipped with a note where it is not installed), side by side.
 
 The two give the number of runs one database keeps up with (docs/scaling.md).
 
-    python bench/store_load.py [--writers 4] [--seconds 5]
+    python bench/store_load.py [--writers 1,4] [--seconds 5]
 """
 
 from __future__ import annotations
@@ -117,24 +117,28 @@ def capacity(name: str, url: str | None, root: Path, writers: int, seconds: floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--writers", default="1,4", help="numbers of writer processes")
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         folder = Path(tmp)
         measure_one_run(folder)
         print("store capacity: small write transactions (one event each)")
-        capacity("SQLite", None, folder / "sqlite", args.writers, args.seconds)
         sys.path.insert(0, str(ROOT / "tests"))
         from pg_server import postgres_server
 
+        writer_counts = [int(n) for n in args.writers.split(",")]
         try:
             with postgres_server() as server:
-                url = server.create_database()
-                capacity("PostgreSQL", url, folder / "pg", args.writers, args.seconds)
+                for writers in writer_counts:
+                    capacity("SQLite", None, folder / f"sqlite-{writers}", writers, args.seconds)
+                    url = server.create_database()
+                    capacity("PostgreSQL", url, folder / f"pg-{writers}", writers, args.seconds)
                 print("  (the test server runs without fsync: an upper bound for a real one)")
         except RuntimeError as error:
             print(f"  PostgreSQL: not measured ({error})")
+            for writers in writer_counts:
+                capacity("SQLite", None, folder / f"sqlite-{writers}", writers, args.seconds)
 
 
 if __name__ == "__main__":
