@@ -14,7 +14,16 @@ from convscope.errors import InvalidInput, NotFound
 from . import schema
 from .base import StoreBase, run_select
 from .paths import RUN_ID_PATTERN
-from .records import RunRecord, SweepRecord, as_utc, dumps, loads, run_from_row, utcnow
+from .records import (
+    RunRecord,
+    SweepRecord,
+    as_utc,
+    dumps,
+    float_or_nan,
+    loads,
+    run_from_row,
+    utcnow,
+)
 from .runs import RunsMixin, _check_name, _run_values
 
 #: The most runs one sweep may create.
@@ -104,6 +113,34 @@ class SweepsMixin(RunsMixin, StoreBase):
                 run_select().where(schema.runs.c.sweep_id == sweep_id).order_by(schema.runs.c.seq)
             ).all()
         return [run_from_row(row._mapping) for row in rows]
+
+    def sweep_snapshot_metrics(
+        self, sweep_id: str
+    ) -> dict[str, list[tuple[float, dict[str, Any]]]]:
+        """The metrics of every snapshot of every run of a sweep, in one query.
+
+        Returns:
+            ``{run id: [(epoch, metrics), ...]}`` by snapshot index; every run of the
+            sweep is a key, with an empty list before its first snapshot.
+
+        Raises:
+            NotFound: Unknown sweep.
+        """
+        runs, snapshots = schema.runs, schema.snapshots
+        with self._read() as conn:
+            sweep = self._fetch_sweep(conn, sweep_id)
+            rows = conn.execute(
+                select(snapshots.c.run_id, snapshots.c.epoch, snapshots.c.metrics)
+                .join(runs, runs.c.id == snapshots.c.run_id)
+                .where(runs.c.sweep_id == sweep_id)
+                .order_by(snapshots.c.run_id, snapshots.c.idx)
+            ).all()
+        out: dict[str, list[tuple[float, dict[str, Any]]]] = {
+            run_id: [] for run_id in sweep.run_ids
+        }
+        for row in rows:
+            out.setdefault(row.run_id, []).append((float_or_nan(row.epoch), loads(row.metrics)))
+        return out
 
     def active_sweep_ids(self) -> list[str]:
         """The sweeps that still have a queued or running run."""

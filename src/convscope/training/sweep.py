@@ -262,18 +262,12 @@ def median_stops(
     return stops
 
 
-def sweep_curves(store: Store, runs: Sequence[RunRecord]) -> dict[str, list[tuple[float, float]]]:
-    """``(epoch, validation accuracy)`` of every snapshot of each run."""
-    curves: dict[str, list[tuple[float, float]]] = {}
-    for run in runs:
-        if run.num_snapshots == 0:
-            curves[run.id] = []
-            continue
-        curves[run.id] = [
-            (snapshot.epoch, _number(snapshot.metrics.get(OBJECTIVE)))
-            for snapshot in store.list_snapshots(run.id)
-        ]
-    return curves
+def sweep_curves(store: Store, sweep_id: str) -> dict[str, list[tuple[float, float]]]:
+    """``(epoch, validation accuracy)`` of every snapshot of each run of a sweep."""
+    return {
+        run_id: [(epoch, _number(metrics.get(OBJECTIVE))) for epoch, metrics in snapshots]
+        for run_id, snapshots in store.sweep_snapshot_metrics(sweep_id).items()
+    }
 
 
 def _number(value: Any) -> float:
@@ -308,7 +302,7 @@ def apply_early_stopping(
     running = {run.id for run in runs if run.status == "running" and run.id not in sweep.stopped}
     if not running:
         return []
-    stops = median_stops(sweep_curves(store, runs), running, spec.early_stopping)
+    stops = median_stops(sweep_curves(store, sweep_id), running, spec.early_stopping)
     for run_id, reason in stops.items():
         try:
             run = store.request_cancel(run_id)

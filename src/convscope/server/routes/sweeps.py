@@ -28,7 +28,7 @@ def sweep_out(store: Store, sweep: SweepRecord) -> SweepOut:
     spec = SweepSpec.model_validate(sweep.spec)
     varied = list(spec.parameters)
     runs = store.sweep_runs(sweep.id)
-    curves = sweep_curves(store, runs)
+    curves = sweep_curves(store, sweep.id)
     rows = []
     for run in runs:
         curve = [SweepPoint(epoch=e, val_accuracy=_finite(v)) for e, v in curves[run.id]]
