@@ -14,7 +14,6 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 # A small, quick experiment: three learning rates of an MLP on 300 digits.
 PLAYGROUND = "/#/?dataset=digits&train=300&epochs=3&arch=mlp&probe=60&batch=16"
 RATES = [0.0003, 0.003, 0.03]
@@ -78,8 +77,6 @@ def test_vary_a_field_then_compare_the_runs(page: Page, api: Api) -> None:
     )
 
     page.screenshot(path=str(ARTIFACTS / "sweep.png"), full_page=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "sweep.png"), full_page=True)
 
     # One click on a point opens that run's training view.
     point = view.get_by_test_id("field-scatter").locator(f'circle[data-run="{best}"]')
