@@ -1,12 +1,16 @@
-"""Fixtures shared by every test folder: a throwaway PostgreSQL server for the store."""
+"""Fixtures shared by several test folders: one small real run, trained once per session,
+and a throwaway PostgreSQL server for the store."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+import convscope  # noqa: F401  (selects the TensorFlow backend before Keras is imported)
 
 # Test helpers are imported by name (tests run in importlib mode, without their folders on
 # the path); spawned worker processes inherit the path too.
@@ -15,6 +19,40 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from pg_server import PostgresServer, postgres_server  # noqa: E402 - needs the path above
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A finished run of small_cnn on 8x8 digits, with three snapshots."""
+
+    store_dir: Path
+    run_id: str
+    snapshots: int
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedRun]:
+    """small_cnn trained on 300 digits for 2 epochs: snapshots at half an epoch and after
+    each epoch, a probe set of 60 test images."""
+    from convscope.store import Store
+    from convscope.training.config import RunConfig
+    from convscope.training.runner import create_run, train_run
+
+    store_dir = tmp_path_factory.mktemp("trained")
+    config = RunConfig(
+        dataset="digits",
+        train_size=300,
+        test_size=120,
+        probe_size=60,
+        epochs=2,
+        snapshot_fractions=[0.5],
+    )
+    with Store(store_dir) as store:
+        run = create_run(store, config, source="cli")
+        record = train_run(store, run.id)
+        assert record.status == "done", record.error
+        count = len(store.list_snapshots(run.id))
+    yield TrainedRun(store_dir, run.id, count)
 
 
 @pytest.fixture(scope="session")

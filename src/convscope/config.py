@@ -14,6 +14,7 @@ DATA_ENV = "CONVSCOPE_DATA"
 WORKERS_ENV = "CONVSCOPE_WORKERS"
 EXECUTOR_ENV = "CONVSCOPE_EXECUTOR"
 RAY_ADDRESS_ENV = "CONVSCOPE_RAY_ADDRESS"
+INSPECTION_WORKERS_ENV = "CONVSCOPE_INSPECTION_WORKERS"
 
 #: Where Keras keeps the files it downloads.
 KERAS_CACHE = Path("~/.keras/datasets")
@@ -61,6 +62,9 @@ class Settings:
             of a local Ray instance).
         executor: Where runs train: "local" (spawned worker processes) or "ray".
         ray_address: The Ray cluster to submit to; None starts a local Ray instance.
+        inspection_workers: Processes that run lenses (warm, separate from training).
+        lens_timeout_s: Longest a lens may run before its worker is replaced.
+        inspection_start_timeout_s: Longest wait for an inspection worker to load Keras.
         max_upload_bytes: Largest accepted upload.
         max_image_pixels: Largest accepted decoded image, against decompression bombs.
     """
@@ -70,5 +74,10 @@ class Settings:
     workers: int = field(default_factory=lambda: int(os.environ.get(WORKERS_ENV, "1")))
     executor: str = field(default_factory=lambda: os.environ.get(EXECUTOR_ENV) or "local")
     ray_address: str | None = field(default_factory=lambda: os.environ.get(RAY_ADDRESS_ENV))
+    inspection_workers: int = field(
+        default_factory=lambda: int(os.environ.get(INSPECTION_WORKERS_ENV, "1"))
+    )
+    lens_timeout_s: float = 60.0
+    inspection_start_timeout_s: float = 120.0
     max_upload_bytes: int = 200 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096

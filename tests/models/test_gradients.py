@@ -132,3 +132,20 @@ def test_bad_images_and_labels_are_refused(images_8x8: np.ndarray) -> None:
     with pytest.raises(InvalidInput) as caught:
         loss_gradients(model, images_8x8, [0.5, 1, 2, 0])
     assert caught.value.field == "y"
+
+
+def test_layer_gradient_of_the_logits_is_their_weight_column(images_8x8: np.ndarray) -> None:
+    from convscope.models.gradients import layer_gradients
+
+    spec = ArchSpec(blocks=[ConvBlock(filters=2, activation="tanh"), FlattenBlock()])
+    model = build_model(spec, (8, 8, 1), 3, seed=2)
+    kernel = np.asarray(model.get_layer("logits").kernel)
+    targets = np.array([0, 2, 1, 2])
+    activations, gradients = layer_gradients(model, images_8x8, "flatten", targets)
+    tap = keras.Model(model.inputs[0], model.get_layer("flatten").output)
+    np.testing.assert_allclose(activations, np.asarray(tap(images_8x8)), rtol=1e-5, atol=1e-6)
+    for row, target in enumerate(targets):
+        np.testing.assert_allclose(gradients[row], kernel[:, target], rtol=1e-5, atol=1e-7)
+    with pytest.raises(InvalidInput) as caught:
+        layer_gradients(model, images_8x8, "conv9", 0)
+    assert caught.value.field == "layer"

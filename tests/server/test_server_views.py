@@ -255,7 +255,8 @@ def test_server_process_never_imports_tensorflow(tmp_path) -> None:
         app = create_app(Settings(store_dir=Path({str(tmp_path)!r}), workers=1),
                          start_workers=False)
         with TestClient(app) as client:
-            for path in ("/api/health", "/api/datasets", "/api/architectures", "/api/runs"):
+            for path in ("/api/health", "/api/datasets", "/api/architectures", "/api/runs",
+                         "/api/lenses"):
                 assert client.get(path).status_code == 200, path
             body = {{"dataset": "digits", "train_size": 300, "probe_size": 50}}
             assert client.post("/api/runs", json=body).status_code == 201

@@ -1,14 +1,16 @@
 """Gradients of a model's loss and logits: the one module of convscope that uses TensorFlow.
 
 Keras 3 has no backend-neutral gradient API, so the gradient code is kept here, behind
-two NumPy-in, NumPy-out functions; lenses (saliency, integrated gradients, Grad-CAM...)
-build on them and stay free of TensorFlow. Models run with ``training=False``: dropout is
-off and batch normalisation uses its moving statistics, as at inference.
+NumPy-in, NumPy-out functions compiled once per model; lenses (saliency, integrated
+gradients, Grad-CAM...) build on them and stay free of TensorFlow. Models run with
+``training=False``: dropout is off and batch normalisation uses its moving statistics, as
+at inference.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import keras
@@ -108,17 +110,10 @@ def loss_gradients_and_outputs(
     return arrays, others
 
 
-#: One compiled loss-and-gradient step per (model, from_logits), traced on first use:
-#: eager execution dispatches every operation from Python, which costs several times the
-#: arithmetic for the small models convscope trains.
-_LOSS_STEPS: weakref.WeakKeyDictionary[keras.Model, dict[bool, Any]] = weakref.WeakKeyDictionary()
-
-
 def _compiled_loss_step(model: keras.Model, from_logits: bool) -> Any:
-    steps = _LOSS_STEPS.setdefault(model, {})
-    if from_logits not in steps:
-        weights = model.trainable_weights
+    weights = model.trainable_weights
 
+    def build() -> Any:
         @tf.function(reduce_retracing=True)
         def step(images: tf.Tensor, labels: tf.Tensor) -> Any:
             with tf.GradientTape() as tape:
@@ -131,25 +126,42 @@ def _compiled_loss_step(model: keras.Model, from_logits: bool) -> Any:
                 )
             return tape.gradient(loss, [weight.value for weight in weights]), outputs[1:]
 
-        steps[from_logits] = step
-    return steps[from_logits]
+        return step
+
+    return _compiled(model, ("loss", from_logits), build)
+
+
+#: Compiled gradient functions per model: eager execution dispatches every operation from
+#: Python, which costs several times the arithmetic for the small models convscope trains.
+#: Each is traced once per input shape (``reduce_retracing`` generalises the batch size) and
+#: reused at every call and every snapshot, since new weights are new values of the same
+#: variables.
+_COMPILED: weakref.WeakKeyDictionary[keras.Model, dict[Hashable, Any]] = weakref.WeakKeyDictionary()
+
+
+def _compiled(model: keras.Model, key: Hashable, build: Callable[[], Any]) -> Any:
+    """The compiled function ``key`` of ``model``, built by ``build`` on first use."""
+    functions = _COMPILED.setdefault(model, {})
+    if key not in functions:
+        functions[key] = build()
+    return functions[key]
 
 
 def input_gradients(model: keras.Model, x: Any, target_class: Any) -> np.ndarray:
-    """Gradient of one logit per image with respect to that image's pixels.
+    """Gradient of one output score per image with respect to that image's pixels.
 
     Images of a batch do not interact at inference, so the gradient of the sum of the
-    selected logits gives each image's own gradient in one pass.
+    selected scores gives each image's own gradient in one pass.
 
     Args:
         model: A Keras model with one output of class scores (logits for convscope
-            models).
+            models; see :func:`convscope.models.inspect.logits_model` for others).
         x: A batch of images, as the model takes them.
-        target_class: The class whose logit is differentiated: one index per image, or
+        target_class: The class whose score is differentiated: one index per image, or
             one index for the whole batch.
 
     Returns:
-        A float32 array shaped like ``x``: d logit[target] / d pixel. For convscope
+        A float32 array shaped like ``x``: d score[target] / d pixel. For convscope
         models, pixels are raw values (0..255), so this includes the 1/255 rescaling.
 
     Raises:
@@ -158,13 +170,63 @@ def input_gradients(model: keras.Model, x: Any, target_class: Any) -> np.ndarray
     images = _as_images(model, x)
     num_classes = int(model.outputs[0].shape[-1])
     targets = _as_classes(target_class, images.shape[0], num_classes, "target_class")
-    inputs = tf.constant(images)
-    with tf.GradientTape() as tape:
-        tape.watch(inputs)
-        outputs = model(inputs, training=False)
-        selected = tf.gather(outputs, tf.constant(targets), axis=1, batch_dims=1)
-        total = tf.reduce_sum(selected)
-    gradient = tape.gradient(total, inputs)
-    if gradient is None:
-        return np.zeros_like(images)
-    return np.asarray(gradient, dtype=np.float32)
+
+    def build() -> Any:
+        @tf.function(reduce_retracing=True)
+        def step(inputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                outputs = model(inputs, training=False)
+                total = tf.reduce_sum(tf.gather(outputs, targets, axis=1, batch_dims=1))
+            gradient = tape.gradient(total, inputs)
+            return tf.zeros_like(inputs) if gradient is None else gradient
+
+        return step
+
+    step = _compiled(model, "input", build)
+    return np.asarray(step(tf.constant(images), tf.constant(targets)), dtype=np.float32)
+
+
+def layer_gradients(
+    model: keras.Model, x: Any, layer_name: str, target_class: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """A layer's activations, and the gradient of one output score per image with respect
+    to them (what Grad-CAM weighs channels with).
+
+    Args:
+        model: A functional Keras model with one output of class scores (logits).
+        x: A batch of images, as the model takes them.
+        layer_name: The layer whose output is differentiated against.
+        target_class: One class index per image, or one for the whole batch.
+
+    Returns:
+        ``(activations, gradients)``, float32 arrays of the layer's output shape, batch
+        first.
+
+    Raises:
+        InvalidInput: If ``x``, ``layer_name`` or ``target_class`` do not fit the model.
+    """
+    from convscope.models.inspect import find_layer
+
+    images = _as_images(model, x)
+    num_classes = int(model.outputs[0].shape[-1])
+    targets = _as_classes(target_class, images.shape[0], num_classes, "target_class")
+    layer = find_layer(model, layer_name)
+
+    def build() -> Any:
+        tapped = keras.Model(model.inputs[0], [layer.output, model.outputs[0]])
+
+        @tf.function(reduce_retracing=True)
+        def step(inputs: tf.Tensor, targets: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                activations, outputs = tapped(inputs, training=False)
+                total = tf.reduce_sum(tf.gather(outputs, targets, axis=1, batch_dims=1))
+            gradient = tape.gradient(total, activations)
+            return activations, tf.zeros_like(activations) if gradient is None else gradient
+
+        return step
+
+    step = _compiled(model, ("layer", layer.name), build)
+    activations, gradients = step(tf.constant(images), tf.constant(targets))
+    return np.asarray(activations, np.float32), np.asarray(gradients, np.float32)

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 import convscope
 from convscope.config import Settings
+from convscope.inspection.pool import InspectionPool
 from convscope.server.cache import LRUCache
 from convscope.server.errors import add_exception_handlers
 from convscope.server.events import EventHub
@@ -29,6 +30,7 @@ from convscope.server.routes import (
     datasets,
     events,
     health,
+    lenses,
     probe,
     runs,
     snapshots,
@@ -104,8 +106,8 @@ def create_app(
 
     Args:
         settings: Store location and worker count; default: from the environment.
-        start_workers: Start the training worker processes with the app (off for tests of
-            the API alone: runs then stay queued).
+        start_workers: Start the training and inspection worker processes with the app
+            (off for tests of the API alone: runs then stay queued, lenses answer 503).
         static_dir: The built web app; default: the package's ``server/static``.
         trainer: The function the workers train with, as ``module:function`` (the real
             trainer unless a test or an embedding application substitutes its own).
@@ -137,11 +139,19 @@ def create_app(
         # another process on the same store.
         stopper = EarlyStopper(store, executor.cancel if executor is not None else None)
         stopper.start()
+        inspection = None
+        if start_workers and settings.inspection_workers > 0:
+            inspection = InspectionPool(settings, settings.inspection_workers)
+            await anyio.to_thread.run_sync(inspection.start)
+        app.state.inspection = inspection
         try:
             yield
         finally:
             await anyio.to_thread.run_sync(stopper.stop)
             await app.state.hub.stop()
+            if inspection is not None:
+                await anyio.to_thread.run_sync(inspection.stop)
+                app.state.inspection = None
             if executor is not None:
                 await anyio.to_thread.run_sync(executor.stop)
                 app.state.executor = app.state.pool = None
@@ -157,10 +167,12 @@ def create_app(
     app.state.hub = EventHub(store)
     app.state.executor = None
     app.state.pool = None  # the executor when it is the local WorkerPool
+    app.state.inspection = None
     app.state.cache = LRUCache()
 
     add_exception_handlers(app)
-    for module in (health, datasets, architectures, runs, events, snapshots, probe, sweeps):
+    routers = (health, datasets, architectures, runs, events, snapshots, probe, lenses, sweeps)
+    for module in routers:
         app.include_router(module.router, prefix="/api")
     _add_static(app, static_dir or STATIC_DIR)
     return app

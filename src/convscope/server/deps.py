@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from convscope.config import Settings
+from convscope.inspection.pool import InspectionPool
 from convscope.server.cache import LRUCache
 from convscope.server.events import EventHub
 from convscope.store import Store
@@ -33,6 +34,11 @@ def get_executor(request: Request) -> Executor | None:
     return request.app.state.executor
 
 
+def get_inspection(request: Request) -> InspectionPool | None:
+    """The app's inspection workers, or None when the app runs without them."""
+    return request.app.state.inspection
+
+
 def get_cache(request: Request) -> LRUCache:
     """A per-app cache of values computed from immutable snapshot files."""
     return request.app.state.cache
@@ -43,3 +49,4 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
 ExecutorDep = Annotated[Executor | None, Depends(get_executor)]
 CacheDep = Annotated[LRUCache, Depends(get_cache)]
+InspectionDep = Annotated[InspectionPool | None, Depends(get_inspection)]

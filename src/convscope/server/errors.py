@@ -7,6 +7,7 @@ Bad input gets 422 with one entry per field, an unknown id 404, a forbidden stat
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,9 @@ from convscope.errors import (
     InvalidTransition,
     NotFound,
     StoreError,
+    UnsafeModel,
 )
+from convscope.inspection.requests import InspectionUnavailable, LensFailed
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +35,16 @@ _BLOCK_TAGS = frozenset(
 _VALUE_ERROR_PREFIX = "Value error, "
 
 
+#: Names pydantic gives the members of a union in error locations ("ProbeImageRef", "int",
+#: "list[int]", "literal['last','all']", "function-after[...]"): a user needs only the path
+#: of the field they typed.
+_UNION_MEMBER = re.compile(r"[A-Z]\w*|int|float|str|bool|none|\w[\w-]*\[.*\]")
+
+
 def _clean_loc(loc: tuple[Any, ...]) -> list[Any]:
-    # Pydantic names union members in locations ("arch", "ArchSpec", "blocks", 0, "conv",
-    # "filters"); a form only needs the path of the field the user typed.
     cleaned: list[Any] = []
     for i, part in enumerate(loc):
-        if isinstance(part, str) and (
-            part in ("str", "ArchSpec") or part.startswith("function-after[")
-        ):
+        if i > 0 and isinstance(part, str) and _UNION_MEMBER.fullmatch(part):
             continue
         if i > 0 and isinstance(loc[i - 1], int) and part in _BLOCK_TAGS:
             continue
@@ -113,6 +118,11 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataUnavailable, _data_unavailable)
     app.add_exception_handler(NotFound, _plain(404))
     app.add_exception_handler(InvalidTransition, _plain(409))
+    app.add_exception_handler(UnsafeModel, _plain(422))
+    # No worker can answer now: retry later. A lens that failed or ran too long: the
+    # reason, rather than a bare "internal error".
+    app.add_exception_handler(InspectionUnavailable, _plain(503))
+    app.add_exception_handler(LensFailed, _plain(500))
     # The database is locked or unreachable: a condition to retry, not a bad request.
     app.add_exception_handler(StoreError, _plain(503))
     app.add_exception_handler(ConvscopeError, _plain(400))

@@ -13,13 +13,12 @@ import contextlib
 import functools
 import json
 import logging
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import anyio.to_thread
 
+from convscope.server.encoding import json_safe
 from convscope.store import EventRecord, Store
 
 logger = logging.getLogger(__name__)
@@ -30,23 +29,12 @@ HEARTBEAT_S = 15.0
 REPLAY_PAGE = 500
 
 
-def _json_safe(value: Any) -> Any:
-    # Metrics can be NaN (a diverged loss); JSON has no NaN, so it travels as null.
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    return value
-
-
 def format_event(event: EventRecord) -> str:
     """One event in the SSE wire format: ``id``, ``event`` and one ``data`` line.
 
     Non-finite numbers in the payload become ``null``.
     """
-    payload = _json_safe(event.payload)
+    payload = json_safe(event.payload)
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False, default=str)
     return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from convscope.server.encoding import WireDtype
 
@@ -220,3 +220,96 @@ class Timeline(BaseModel):
     forgetting_events: list[int]
     first_learned: list[int]
     hardest: list[int]
+
+
+class LensOut(BaseModel):
+    """One lens of the registry: what it shows, how the web app draws it, its parameters."""
+
+    name: str
+    title: str
+    kind: str = Field(description="how to draw the result: activations, image_map, bars...")
+    description: str
+    params_schema: dict[str, Any] = Field(description="JSON schema of the lens's parameters")
+    references: list[str]
+    uses_target: bool = Field(description="whether the result explains one class (target)")
+    needs_labels: bool
+    scope: Literal["images", "probe_set"] = Field(
+        description="images: looks at the chosen image; probe_set: at the run's probe set"
+    )
+
+
+class ProbeImageRef(BaseModel):
+    """A probe image of the run, by its position in the probe set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    probe: int = Field(ge=0, le=1_000_000)
+
+
+#: Largest side of a drawn image, in pixels.
+MAX_PIXELS_SIDE = 1024
+
+
+class PixelsImage(BaseModel):
+    """An image given as pixel values 0..255: rows of values (one channel) or of
+    per-channel values; it must have the model's input size."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pixels: (
+        list[Annotated[list[float], Field(max_length=MAX_PIXELS_SIDE)]]
+        | list[
+            Annotated[
+                list[Annotated[list[float], Field(min_length=1, max_length=64)]],
+                Field(max_length=MAX_PIXELS_SIDE),
+            ]
+        ]
+    ) = Field(min_length=1, max_length=MAX_PIXELS_SIDE)
+
+
+def _image_kind(value: Any) -> str | None:
+    # The key a client gives says which kind of image it means, so that a mistake is
+    # reported against that kind only.
+    if isinstance(value, dict):
+        kinds = {"probe": "ProbeImageRef", "pixels": "PixelsImage"}
+        return next((kind for key, kind in kinds.items() if key in value), None)
+    return type(value).__name__
+
+
+ImageRef = Annotated[
+    Annotated[ProbeImageRef, Tag("ProbeImageRef")] | Annotated[PixelsImage, Tag("PixelsImage")],
+    Discriminator(
+        _image_kind,
+        custom_error_type="image_kind",
+        custom_error_message="give {probe: index} or {pixels: [[...]]}",
+    ),
+]
+
+
+class LensRequestBody(BaseModel):
+    """Which snapshot, image and class a lens looks at, and its parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    snapshot: int | Literal["last", "all"] | list[int] = Field(
+        default="last",
+        description="a snapshot index, 'last', 'all', or a list of indices (results then "
+        "gain a leading snapshot axis)",
+    )
+    image: ImageRef | None = Field(
+        default=None,
+        description="the image, for lenses of scope 'images': {probe: i} or {pixels: [[...]]}",
+    )
+    target: Literal["predicted"] | Annotated[int, Field(ge=0)] = Field(
+        default="predicted", description="the class to explain: 'predicted' or a class index"
+    )
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class LensOutput(BaseModel):
+    """A lens's result: named arrays (raw values, batch first) and metadata."""
+
+    lens: str
+    kind: str
+    arrays: dict[str, ArrayPayload]
+    meta: dict[str, Any]

@@ -13,6 +13,7 @@ from convscope.errors import StoreError
 
 from .base import make_engine, sqlite_url
 from .events import EventsMixin
+from .results import ResultsMixin
 from .runs import RunsMixin
 from .schema import ensure_schema
 from .snapshots import SnapshotsMixin
@@ -22,7 +23,7 @@ from .sweeps import SweepsMixin
 DATABASE_FILE = "convscope.db"
 
 
-class Store(SweepsMixin, RunsMixin, SnapshotsMixin, EventsMixin):
+class Store(SweepsMixin, RunsMixin, SnapshotsMixin, EventsMixin, ResultsMixin):
     """Runs, sweeps, snapshots, training curves and events, in SQL; arrays in files beside it.
 
     Safe to share between threads, and to open at the same time from several processes
