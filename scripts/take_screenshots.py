@@ -128,7 +128,7 @@ def main() -> None:
             page.screenshot(path=OUT / "compare.png", full_page=True)
 
             page.goto(f"{base}/#/sweeps/{sweep}")
-            page.get_by_test_id("parallel-coords").locator("path").first.wait_for()
+            page.get_by_test_id("parallel-coords").locator("path").first.wait_for(state="attached")
             page.screenshot(path=OUT / "sweep.png", full_page=True)
             browser.close()
     for path in sorted(OUT.glob("*.png")):
