@@ -17,13 +17,14 @@ from .results import ResultsMixin
 from .runs import RunsMixin
 from .schema import ensure_schema
 from .snapshots import SnapshotsMixin
+from .sweeps import SweepsMixin
 
 #: File name of the SQLite database inside the store directory.
 DATABASE_FILE = "convscope.db"
 
 
-class Store(RunsMixin, SnapshotsMixin, EventsMixin, ResultsMixin):
-    """Runs, snapshots, training curves and events, in SQL; arrays in files beside it.
+class Store(SweepsMixin, RunsMixin, SnapshotsMixin, EventsMixin, ResultsMixin):
+    """Runs, sweeps, snapshots, training curves and events, in SQL; arrays in files beside it.
 
     Safe to share between threads, and to open at the same time from several processes
     (the web server and training workers): every operation is one short transaction on a
