@@ -41,6 +41,7 @@ test: install
 bench: install
 	$(BIN)/python bench/recorder_overhead.py
 	$(BIN)/python bench/payload_size.py
+	$(BIN)/python bench/attribution.py
 	$(BIN)/python bench/browser.py
 	$(BIN)/python bench/store_load.py
 	$(BIN)/python bench/executors.py

@@ -3,14 +3,16 @@
 Starts ``convscope serve`` with a temporary store, trains the default experiment
 (small_cnn) and an ``mlp`` beside it, and a learning-rate sweep on ``digits``, and saves
 PNGs of the playground, the training view, the runs list, the comparison and the sweep in
-``docs/screenshots/``. Needs Fashion-MNIST installed
+``docs/screenshots/``; then trains small_cnn on ``shapes`` and saves the Explain view on
+both datasets. Needs Fashion-MNIST installed
 (Debian's ``dataset-fashion-mnist``) and the built web app.
 
-    python scripts/take_screenshots.py
+    python scripts/take_screenshots.py [--only explain]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -68,27 +70,64 @@ def card(page: Page, title: str):
     return page.locator("section.card", has=page.get_by_role("heading", name=title)).first
 
 
+def explain_screenshots(page: Page, base: str, cnn: str, shapes: str) -> None:
+    """The Explain view: the lenses side by side, the sanity check, the training strip and,
+    on shapes, the pointing game with its ranking."""
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.goto(f"{base}/#/runs/{cnn}/explain?image=probe:11")
+    for name in ("occlusion", "integrated_gradients"):
+        page.get_by_test_id(f"lens-figures-{name}").locator("table").wait_for(timeout=120_000)
+    page.get_by_test_id("sanity-row-edge_detector").wait_for(timeout=120_000)
+    page.get_by_test_id("strip-map").first.wait_for(timeout=120_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=OUT / "explain.png", full_page=True)
+    page.get_by_test_id("sanity-panel").screenshot(path=OUT / "explain-sanity-check.png")
+    page.get_by_test_id("training-strip").screenshot(path=OUT / "explain-training-strip.png")
+
+    page.goto(f"{base}/#/runs/{shapes}/explain?image=probe:12")
+    page.get_by_test_id("lens-figures-occlusion").locator("table").wait_for(timeout=120_000)
+    page.get_by_test_id("lens-cards").screenshot(path=OUT / "explain-shapes-lenses.png")
+    panel = page.get_by_test_id("pointing-panel")
+    panel.get_by_test_id("pointing-curve").locator("circle").first.wait_for(timeout=120_000)
+    panel.get_by_test_id("rank-lenses").click()
+    panel.get_by_test_id("pointing-row").first.wait_for(timeout=180_000)
+    panel.screenshot(path=OUT / "explain-pointing-game.png")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["explain"], help="take only these screenshots")
+    args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as store, running_server(store) as base:
         common = {"dataset": "fashion_mnist", "train_size": 10_000, "epochs": 3}
         cnn = post_run(base, {**common, "arch": "small_cnn", "name": "small_cnn"})
-        mlp = post_run(base, {**common, "arch": "mlp", "name": "mlp"})
-        sweep = post_run(
-            base,
-            {
-                "name": "learning rates",
-                "base": {"dataset": "digits", "arch": "mlp", "epochs": 3},
-                "parameters": {"learning_rate": [0.0003, 0.001, 0.003, 0.01, 0.03]},
-            },
-            "/api/sweeps",
-        )
-        wait_done(base, cnn)
-        wait_done(base, mlp)
-        wait_sweep(base, sweep)
+        explain_only = args.only == "explain"
+        mlp = "" if explain_only else post_run(base, {**common, "arch": "mlp", "name": "mlp"})
+        shapes = post_run(base, {"dataset": "shapes", "epochs": 5, "name": "shapes"})
+        sweep = ""
+        if not explain_only:
+            sweep = post_run(
+                base,
+                {
+                    "name": "learning rates",
+                    "base": {"dataset": "digits", "arch": "mlp", "epochs": 3},
+                    "parameters": {"learning_rate": [0.0003, 0.001, 0.003, 0.01, 0.03]},
+                },
+                "/api/sweeps",
+            )
+        for run_id in (cnn, mlp, shapes):
+            if run_id:
+                wait_done(base, run_id)
+        if sweep:
+            wait_sweep(base, sweep)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
+            if explain_only:
+                explain_screenshots(page, base, cnn, shapes)
+                browser.close()
+                return
 
             page.goto(f"{base}/#/")
             page.get_by_test_id("train-button").wait_for()
@@ -130,6 +169,7 @@ def main() -> None:
             page.goto(f"{base}/#/sweeps/{sweep}")
             page.get_by_test_id("parallel-coords").locator("path").first.wait_for(state="attached")
             page.screenshot(path=OUT / "sweep.png", full_page=True)
+            explain_screenshots(page, base, cnn, shapes)
             browser.close()
     for path in sorted(OUT.glob("*.png")):
         print(path.relative_to(ROOT))

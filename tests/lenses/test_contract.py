@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 NAMES = lenses.available()
 
 
-def run(name: str, model: keras.Model, images: np.ndarray, labels: np.ndarray):
+def run(name: str, model: keras.Model, images: np.ndarray, labels: np.ndarray, masks: np.ndarray):
     lens = get_lens(name)
-    return lenses.compute(name, model, images, labels=labels, **lens.example_params)
+    return lenses.compute(name, model, images, labels=labels, masks=masks, **lens.example_params)
 
 
 def check_result(result: lenses.LensResult) -> None:
@@ -62,10 +62,10 @@ def test_lens_has_a_doc_page_and_a_test_file(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_lens_result_is_finite_and_deterministic(name, conv_model, images, labels) -> None:
-    first = run(name, conv_model, images, labels)
+def test_lens_result_is_finite_and_deterministic(name, conv_model, images, labels, masks) -> None:
+    first = run(name, conv_model, images, labels, masks)
     check_result(first)
-    second = run(name, conv_model, images, labels)
+    second = run(name, conv_model, images, labels, masks)
     assert first.arrays.keys() == second.arrays.keys()
     for key in first.arrays:
         np.testing.assert_array_equal(first.arrays[key], second.arrays[key], err_msg=key)
@@ -73,13 +73,16 @@ def test_lens_result_is_finite_and_deterministic(name, conv_model, images, label
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_a_batch_of_one_equals_its_row_of_the_batch(name, conv_model, images, labels) -> None:
+def test_a_batch_of_one_equals_its_row_of_the_batch(
+    name, conv_model, images, labels, masks
+) -> None:
     if get_lens(name).scope != "images":
         assert get_lens(name).scope == "probe_set"  # results describe the whole set
         return
-    batch = run(name, conv_model, images, labels)
+    batch = run(name, conv_model, images, labels, masks)
     for row in (0, 4):
-        single = run(name, conv_model, images[row : row + 1], labels[row : row + 1])
+        one = slice(row, row + 1)
+        single = run(name, conv_model, images[one], labels[one], masks[one])
         for key, array in batch.arrays.items():
             assert array.shape[0] == len(images), f"{key} is not batch first"
             np.testing.assert_allclose(
@@ -88,9 +91,11 @@ def test_a_batch_of_one_equals_its_row_of_the_batch(name, conv_model, images, la
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_lens_works_on_a_hand_written_softmax_model(name, softmax_model, images, labels) -> None:
+def test_lens_works_on_a_hand_written_softmax_model(
+    name, softmax_model, images, labels, masks
+) -> None:
     try:
-        result = run(name, softmax_model, images, labels)
+        result = run(name, softmax_model, images, labels, masks)
     except InvalidInput as error:
         # A lens may not apply to a model (no convolution...), and must then say why.
         assert error.field == "model" and error.reason

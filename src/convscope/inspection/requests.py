@@ -22,6 +22,8 @@ class LensRequest:
             that look at the run's probe set.
         target: ``"predicted"`` or a class index.
         params: The lens's parameters, already validated.
+        masks: bool ``(N, H, W)`` true object masks of ``images``, when the run records
+            them (probe images of a ``shapes`` run); else None.
     """
 
     run_id: str
@@ -30,6 +32,7 @@ class LensRequest:
     images: np.ndarray | None
     target: str | int = "predicted"
     params: dict[str, Any] = field(default_factory=dict)
+    masks: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

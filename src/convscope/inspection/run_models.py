@@ -89,3 +89,12 @@ class RunModels:
             return probe_model_inputs(arrays), np.asarray(arrays["labels"], dtype=np.int64)
 
         return self._probes.get(run_id, load)
+
+    def probe_masks(self, run_id: str) -> np.ndarray | None:
+        """The probe images' true object masks, bool ``(N, H, W)``; None when not recorded."""
+
+        def load() -> np.ndarray | None:
+            arrays = self.store.read_run_arrays(run_id, "probe")
+            return np.asarray(arrays["masks"], dtype=bool) if "masks" in arrays else None
+
+        return self._probes.get((run_id, "masks"), load)

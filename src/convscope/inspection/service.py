@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from convscope import lenses
-from convscope.errors import InvalidInput
+from convscope.errors import InvalidInput, NotFound
 from convscope.inspection.requests import LensReply, LensRequest
 from convscope.inspection.run_models import RunModels
 
@@ -19,8 +19,10 @@ from convscope.inspection.run_models import RunModels
 def run_lens_request(models: RunModels, request: LensRequest) -> LensReply:
     """Run ``request.lens`` on the run's model at each requested snapshot.
 
-    Lenses of scope ``probe_set`` look at the run's probe set with its labels; others at
-    ``request.images``. With one snapshot, the lens's result is returned as is; with
+    Lenses of scope ``probe_set`` look at the run's probe set with its labels (and its
+    object masks, when recorded); others at ``request.images`` (and ``request.masks``).
+    Every lens gets the probe set as its sample of the run's data (``dataset_images``, for
+    a dataset-mean baseline). With one snapshot, the lens's result is returned as is; with
     several, each array gains a leading snapshot axis, and ``meta`` keeps the values that
     are the same at every snapshot, with the others in ``meta["per_snapshot"]``.
 
@@ -31,16 +33,29 @@ def run_lens_request(models: RunModels, request: LensRequest) -> LensReply:
     labels = None
     if lens.scope == "probe_set":
         images, labels = models.probe_set(request.run_id)
+        masks = models.probe_masks(request.run_id)
+        dataset_images: np.ndarray | None = images
     elif request.images is None:
         raise InvalidInput("image", f"the lens {lens.name!r} needs an image")
     else:
-        images = request.images
+        images, masks = request.images, request.masks
+        try:
+            dataset_images = models.probe_set(request.run_id)[0]
+        except NotFound:  # a run whose probe set is not recorded
+            dataset_images = None
     results = []
     for snapshot in request.snapshots:
         model = models.model(request.run_id, snapshot)
         results.append(
             lenses.compute(
-                lens.name, model, images, request.target, labels=labels, **request.params
+                lens.name,
+                model,
+                images,
+                request.target,
+                labels=labels,
+                masks=masks,
+                dataset_images=dataset_images,
+                **request.params,
             )
         )
     if len(results) == 1:

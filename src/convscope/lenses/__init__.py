@@ -33,7 +33,9 @@ from convscope.lenses.base import (
     lens_names,
     parse_params,
     register_lens,
+    resolve_dataset_images,
     resolve_labels,
+    resolve_masks,
     resolve_targets,
 )
 
@@ -76,6 +78,8 @@ def compute(
     target: Any = "predicted",
     *,
     labels: Any = None,
+    masks: Any = None,
+    dataset_images: Any = None,
     **params: Any,
 ) -> LensResult:
     """Look inside ``model`` with the lens ``name``.
@@ -89,6 +93,11 @@ def compute(
         target: For lenses that explain a class: ``"predicted"`` (each image's predicted
             class), one class index, or one index per image. Ignored by other lenses.
         labels: The images' true classes, for lenses that need them (probes, neighbours).
+        masks: The images' true object masks, bool ``(N, H, W)``, for lenses that score a
+            map against them (the ``shapes`` dataset records them).
+        dataset_images: Images of the model's data (a sample of a few hundred is enough),
+            for lenses that use its statistics, such as integrated gradients' dataset-mean
+            baseline.
         **params: The lens's parameters (see ``describe(name)[0].params_schema``).
 
     Returns:
@@ -115,7 +124,14 @@ def compute(
     checked_labels = None
     if lens.needs_labels or labels is not None:
         checked_labels = resolve_labels(labels, len(batch), classes)
-    result = lens.compute(model, LensInputs(batch, targets, checked_labels), parsed)
+    inputs = LensInputs(
+        batch,
+        targets,
+        checked_labels,
+        resolve_masks(masks, batch, lens.needs_masks),
+        resolve_dataset_images(dataset_images, batch),
+    )
+    result = lens.compute(model, inputs, parsed)
     if targets is not None:
         result.meta.setdefault("targets", targets.tolist())
     return result

@@ -76,11 +76,18 @@ class LensInputs:
         images: float32 ``(N, H, W, C)``, as the model takes them.
         targets: int64 ``(N,)`` class indices, for lenses that explain a class; else None.
         labels: int64 ``(N,)`` true classes, for lenses that need them; else None.
+        masks: bool ``(N, H, W)`` true object masks, where the dataset records them
+            (``shapes``); else None.
+        dataset_images: float32 ``(M, H, W, C)`` images of the model's data (a sample is
+            enough), for lenses that use its statistics (a dataset-mean baseline); else None.
+            Over HTTP, the run's probe set.
     """
 
     images: np.ndarray
     targets: np.ndarray | None = None
     labels: np.ndarray | None = None
+    masks: np.ndarray | None = None
+    dataset_images: np.ndarray | None = None
 
 
 class Lens(ABC):
@@ -91,6 +98,7 @@ class Lens(ABC):
         references: Papers and sources, one string each.
         uses_target: Whether the result explains one class per image (``target``).
         needs_labels: Whether the lens needs the images' true classes (``labels``).
+        needs_masks: Whether the lens needs the images' true object masks (``masks``).
         scope: ``"images"`` or ``"probe_set"`` (see :data:`LensScope`).
         example_params: Small parameters that make a quick run (demos, contract tests).
         version: Bumped when the lens's results change, so cached results are recomputed.
@@ -104,6 +112,7 @@ class Lens(ABC):
     references: ClassVar[tuple[str, ...]] = ()
     uses_target: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
+    needs_masks: ClassVar[bool] = False
     scope: ClassVar[LensScope] = "images"
     example_params: ClassVar[dict[str, Any]] = {}
     version: ClassVar[int] = 1
@@ -273,3 +282,56 @@ def resolve_labels(labels: Any, count: int, num_classes: int) -> np.ndarray:
     if np.any(values < 0) or np.any(values >= num_classes):
         raise InvalidInput("labels", f"class indices must lie in 0..{num_classes - 1}")
     return values.astype(np.int64)
+
+
+def resolve_masks(masks: Any, images: np.ndarray, required: bool) -> np.ndarray | None:
+    """Check true object masks given to a lens: one ``(H, W)`` mask per image.
+
+    Args:
+        masks: bool-like ``(N, H, W)``, or None.
+        images: The checked ``(N, H, W, C)`` images.
+        required: Whether the lens needs them.
+
+    Returns:
+        bool ``(N, H, W)``, or None when no masks were given to a lens that can do without.
+
+    Raises:
+        InvalidInput: Missing when required, or of the wrong shape (``field`` is ``"masks"``).
+    """
+    if masks is None:
+        if required:
+            raise InvalidInput(
+                "masks",
+                "this lens needs the true object mask of every image (masks=...); among the "
+                "datasets, only shapes records them",
+            )
+        return None
+    values = np.asarray(masks)
+    if values.shape != images.shape[:3]:
+        raise InvalidInput(
+            "masks", f"expected one {images.shape[1]} x {images.shape[2]} mask per image"
+        )
+    return values.astype(bool)
+
+
+def resolve_dataset_images(dataset_images: Any, images: np.ndarray) -> np.ndarray | None:
+    """Check the dataset sample given to a lens: images of the same shape as ``images``.
+
+    Raises:
+        InvalidInput: Wrong shape or non-finite values (``field`` is ``"dataset_images"``).
+    """
+    if dataset_images is None:
+        return None
+    try:
+        values = np.asarray(dataset_images, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise InvalidInput("dataset_images", "expected a numeric array of images") from None
+    if values.ndim == 3 and images.shape[-1] == 1:
+        values = values[..., None]
+    if values.ndim != 4 or values.shape[1:] != images.shape[1:] or len(values) == 0:
+        raise InvalidInput(
+            "dataset_images", f"expected a non-empty batch of images of shape {images.shape[1:]}"
+        )
+    if not np.all(np.isfinite(values)):
+        raise InvalidInput("dataset_images", "images hold NaN or infinite values")
+    return values

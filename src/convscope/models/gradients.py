@@ -147,6 +147,44 @@ def _compiled(model: keras.Model, key: Hashable, build: Callable[[], Any]) -> An
     return functions[key]
 
 
+#: Images per compiled forward call: bounds memory, and keeps the traced shapes few.
+SCORES_BATCH = 256
+
+
+def scores(model: keras.Model, x: Any) -> np.ndarray:
+    """A single-output model's output (class scores) for a batch, in compiled calls.
+
+    No gradient here, but the same reason to compile: an eager call of a small network on
+    one image costs ten times its arithmetic in per-layer dispatch, and lenses such as
+    occlusion or the deletion curves run the model many times per request.
+
+    Args:
+        model: A Keras model with one output.
+        x: A batch of images, as the model takes them.
+
+    Returns:
+        float32 ``(N, ...)``, the model's output at inference.
+
+    Raises:
+        InvalidInput: If ``x`` does not fit the model.
+    """
+    images = _as_images(model, x)
+
+    def build() -> Any:
+        @tf.function(reduce_retracing=True)
+        def step(inputs: tf.Tensor) -> tf.Tensor:
+            return model(inputs, training=False)
+
+        return step
+
+    step = _compiled(model, "scores", build)
+    parts = [
+        np.asarray(step(tf.constant(images[start : start + SCORES_BATCH])), dtype=np.float32)
+        for start in range(0, len(images), SCORES_BATCH)
+    ]
+    return np.concatenate(parts, axis=0)
+
+
 def input_gradients(model: keras.Model, x: Any, target_class: Any) -> np.ndarray:
     """Gradient of one output score per image with respect to that image's pixels.
 
@@ -230,3 +268,101 @@ def layer_gradients(
     step = _compiled(model, ("layer", layer.name), build)
     activations, gradients = step(tf.constant(images), tf.constant(targets))
     return np.asarray(activations, np.float32), np.asarray(gradients, np.float32)
+
+
+#: Largest number of path points (images times steps) differentiated in one call: bounds
+#: memory for large images while keeping small ones in a single call.
+PATH_BATCH = 1024
+
+
+def integrated_gradients(
+    model: keras.Model, x: Any, baselines: Any, target_class: Any, steps: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integrated gradients of one output score per image along the straight path from a
+    baseline to the image, by Gauss-Legendre quadrature.
+
+    The path's points are built and differentiated inside one compiled call per group of
+    images, so the cost is one batched gradient over ``images x (steps + 2)`` points (the
+    two ends are evaluated for their scores). Gauss-Legendre nodes (Captum's default) keep
+    away from the baseline itself, where a ReLU network's gradient is often degenerate
+    (every unit exactly at zero), and gave half the completeness gap of the midpoint or
+    trapezoidal rules with the same number of steps on convscope's small convnets.
+
+    Args:
+        model: A Keras model with one output of class scores (logits).
+        x: A batch of images, as the model takes them.
+        baselines: One baseline per image, shaped like ``x``.
+        target_class: One class index per image, or one for the whole batch.
+        steps: Points on the path where the gradient is taken (at least 2).
+
+    Returns:
+        ``(attributions, scores, baseline_scores)``: float32 attributions shaped like
+        ``x`` ((x - baseline) times the mean gradient along the path), and the target
+        score at the image and at its baseline, ``(N,)`` each. The attributions sum to
+        about ``scores - baseline_scores`` (completeness).
+
+    Raises:
+        InvalidInput: If ``x``, ``baselines``, ``target_class`` or ``steps`` do not fit.
+
+    References:
+        Mukund Sundararajan, Ankur Taly, Qiqi Yan. "Axiomatic Attribution for Deep
+        Networks". ICML 2017. https://arxiv.org/abs/1703.01365
+    """
+    images = _as_images(model, x)
+    starts = np.asarray(baselines, dtype=np.float32)
+    if starts.shape != images.shape:
+        raise InvalidInput("baselines", f"expected one baseline per image, {images.shape}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise InvalidInput("steps", "expected an integer of at least 2")
+    num_classes = int(model.outputs[0].shape[-1])
+    targets = _as_classes(target_class, images.shape[0], num_classes, "target_class")
+    nodes, node_weights = np.polynomial.legendre.leggauss(steps)
+    # The ends (weight 0) give the scores at the baseline and at the image.
+    alphas = np.concatenate([[0.0], (nodes + 1.0) / 2.0, [1.0]]).astype(np.float32)
+    weights = np.concatenate([[0.0], node_weights / 2.0, [0.0]]).astype(np.float32)
+
+    def build() -> Any:
+        @tf.function(reduce_retracing=True)
+        def step(
+            inputs: tf.Tensor,
+            starts: tf.Tensor,
+            targets: tf.Tensor,
+            alphas: tf.Tensor,
+            weights: tf.Tensor,
+        ) -> tuple[tf.Tensor, tf.Tensor]:
+            count, points = tf.shape(inputs)[0], tf.shape(weights)[0]
+            shape = tf.shape(inputs)[1:]
+            alphas = tf.reshape(alphas, tf.concat([[1, points], tf.ones_like(shape)], axis=0))
+            path = starts[:, None] + alphas * (inputs - starts)[:, None]
+            flat = tf.reshape(path, tf.concat([[count * points], shape], axis=0))
+            with tf.GradientTape() as tape:
+                tape.watch(flat)
+                outputs = model(flat, training=False)
+                scores = tf.gather(outputs, tf.repeat(targets, points), axis=1, batch_dims=1)
+                total = tf.reduce_sum(scores)
+            gradient = tape.gradient(total, flat)
+            gradient = tf.zeros_like(flat) if gradient is None else gradient
+            gradient = tf.reshape(gradient, tf.concat([[count, points], shape], axis=0))
+            mean_gradient = tf.tensordot(gradient, weights, axes=[[1], [0]])
+            return (inputs - starts) * mean_gradient, tf.reshape(scores, [count, points])
+
+        return step
+
+    step = _compiled(model, "integrated", build)
+    group = max(1, PATH_BATCH // len(alphas))
+    attributions = np.empty_like(images)
+    scores = np.empty(len(images), np.float32)
+    baseline_scores = np.empty(len(images), np.float32)
+    for start in range(0, len(images), group):
+        part = slice(start, start + group)
+        chunk, path_scores = step(
+            tf.constant(images[part]),
+            tf.constant(starts[part]),
+            tf.constant(targets[part]),
+            tf.constant(alphas),
+            tf.constant(weights),
+        )
+        attributions[part] = np.asarray(chunk)
+        path_scores = np.asarray(path_scores)
+        scores[part], baseline_scores[part] = path_scores[:, -1], path_scores[:, 0]
+    return attributions, scores, baseline_scores

@@ -291,8 +291,11 @@ def forward(model: keras.Model, images: np.ndarray, batch_size: int = FORWARD_BA
 
 
 def logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
-    """The logits of ``images`` (float32 ``(N, classes)``)."""
-    return forward(logits_model(model), images)[0]
+    """The logits of ``images`` (float32 ``(N, classes)``), in compiled calls: lenses ask
+    for them often, on one image or on hundreds of altered copies."""
+    from convscope.models.gradients import scores
+
+    return scores(logits_model(model), images)
 
 
 def num_classes(model: keras.Model) -> int:

@@ -173,6 +173,7 @@ def train_run(
             probe_size=config.probe_size,
             snapshot_fractions=config.snapshot_fractions,
             seed=config.seed,
+            probe_masks=dataset.masks_test,
             run_id=run_id,
             should_stop=should_stop,
             on_event=on_event,

@@ -127,6 +127,16 @@ def _images(
     return pixels_to_images(image.pixels, _image_shape(run, probe), scale)
 
 
+def _masks(
+    store: Store, cache: LRUCache, run_id: str, image: ProbeImageRef | PixelsImage | None
+) -> np.ndarray | None:
+    """The true object mask of a probe image, where the run records masks (shapes)."""
+    if not isinstance(image, ProbeImageRef):
+        return None
+    masks = _probe(store, cache, run_id).get("masks")
+    return None if masks is None else np.asarray(masks[image.probe : image.probe + 1], bool)
+
+
 def _cache_key(
     lens: Lens,
     run_id: str,
@@ -184,6 +194,7 @@ def run_lens(
     run = store.get_run(run_id)
     snapshots = _snapshots(store, run_id, body.snapshot)
     images = _images(store, cache, run, body.image) if lens.scope == "images" else None
+    masks = _masks(store, cache, run_id, body.image) if lens.scope == "images" else None
     key = _cache_key(lens, run_id, snapshots, body, params)
     cached = store.read_lens_result(run_id, key) if key is not None else None
     if cached is not None:
@@ -191,7 +202,7 @@ def run_lens(
     else:
         if inspection is None:
             raise InspectionUnavailable("this server runs no inspection worker")
-        request = LensRequest(run_id, lens.name, snapshots, images, body.target, params)
+        request = LensRequest(run_id, lens.name, snapshots, images, body.target, params, masks)
         try:
             reply = inspection.run(request)
         except InvalidInput as error:
