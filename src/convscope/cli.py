@@ -181,11 +181,13 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from convscope.datasets.uploaded import use_directory
     from convscope.training.config import check_against_data
 
+    store = _open_store(args)
+    use_directory(store.datasets_dir)  # datasets uploaded to this store train too
     config = build_config(args)
     check_against_data(config, args.data_dir)
-    store = _open_store(args)
     from convscope.cli_format import TrainingProgress
     from convscope.quiet import native_stderr_silenced
 

@@ -11,18 +11,25 @@ from typing import Any
 import numpy as np
 
 from convscope import lenses
-from convscope.errors import InvalidInput
-from convscope.inspection.requests import LensReply, LensRequest
+from convscope.errors import InvalidInput, UnsafeModel
+from convscope.inspection.requests import (
+    LensReply,
+    LensRequest,
+    ModelFacts,
+    ModelFileRequest,
+)
 from convscope.inspection.run_models import RunModels
 
 
 def run_lens_request(models: RunModels, request: LensRequest) -> LensReply:
     """Run ``request.lens`` on the run's model at each requested snapshot.
 
-    Lenses of scope ``probe_set`` look at the run's probe set with its labels; others at
-    ``request.images``. With one snapshot, the lens's result is returned as is; with
-    several, each array gains a leading snapshot axis, and ``meta`` keeps the values that
-    are the same at every snapshot, with the others in ``meta["per_snapshot"]``.
+    Lenses of scope ``probe_set`` look at the run's probe set with its labels; lenses of
+    scope ``model`` get the run's reference inputs (their value range); others look at
+    ``request.images``. Lenses that read the Recorder's arrays get each snapshot's. With
+    one snapshot, the lens's result is returned as is; with several, each array gains a
+    leading snapshot axis, and ``meta`` keeps the values that are the same at every
+    snapshot, with the others in ``meta["per_snapshot"]``.
 
     Raises:
         InvalidInput, NotFound, UnsafeModel: As the lens, the store or the loader raise.
@@ -31,6 +38,8 @@ def run_lens_request(models: RunModels, request: LensRequest) -> LensReply:
     labels = None
     if lens.scope == "probe_set":
         images, labels = models.probe_set(request.run_id)
+    elif lens.scope == "model":
+        images = models.reference_inputs(request.run_id)
     elif request.images is None:
         raise InvalidInput("image", f"the lens {lens.name!r} needs an image")
     else:
@@ -38,9 +47,16 @@ def run_lens_request(models: RunModels, request: LensRequest) -> LensReply:
     results = []
     for snapshot in request.snapshots:
         model = models.model(request.run_id, snapshot)
+        recorded = models.recorded(request.run_id, snapshot) if lens.uses_record else None
         results.append(
             lenses.compute(
-                lens.name, model, images, request.target, labels=labels, **request.params
+                lens.name,
+                model,
+                images,
+                request.target,
+                labels=labels,
+                recorded=recorded,
+                **request.params,
             )
         )
     if len(results) == 1:
@@ -65,3 +81,58 @@ def merge_meta(metas: list[dict[str, Any]]) -> dict[str, Any]:
     if any(varying):
         shared["per_snapshot"] = varying
     return shared
+
+
+def answer(models: RunModels, request: object) -> LensReply | ModelFacts:
+    """The worker's answer to one request: a lens's result, or a model file's facts."""
+    if isinstance(request, ModelFileRequest):
+        return read_model_file(request)
+    if isinstance(request, LensRequest):
+        return run_lens_request(models, request)
+    raise InvalidInput("request", f"unknown request {type(request).__name__}")
+
+
+def read_model_file(request: ModelFileRequest) -> ModelFacts:
+    """Check a user's ``.keras`` file, load it safely, and read what an imported run needs.
+
+    The file is checked against the allowlist before Keras opens it
+    (:func:`convscope.models.io.load_model`); only a model of one image input and one
+    output of class scores is accepted.
+
+    Raises:
+        UnsafeModel: The file is refused, or Keras cannot load it.
+        InvalidInput: The model does not take images or does not output class scores
+            (``field`` is ``"file"``).
+    """
+    import tempfile
+    from pathlib import Path
+
+    from convscope.models import inspect
+    from convscope.models.io import load_model
+
+    with tempfile.TemporaryDirectory(prefix="convscope-import-") as directory:
+        path = Path(directory) / "model.keras"
+        path.write_bytes(request.data)
+        try:
+            model = load_model(path)
+        except UnsafeModel as error:
+            raise UnsafeModel(str(error).replace("model.keras", request.name, 1)) from None
+    inputs, outputs = getattr(model, "inputs", None) or [], getattr(model, "outputs", None) or []
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise InvalidInput("file", "the model must have one input (an image) and one output")
+    shape = tuple(inputs[0].shape[1:])
+    if len(shape) != 3 or any(side is None for side in shape):
+        raise InvalidInput(
+            "file", f"the model takes inputs of shape {shape}, not images (height, width, channels)"
+        )
+    classes = outputs[0].shape[1:]
+    if len(classes) != 1 or classes[0] is None or classes[0] < 2:
+        raise InvalidInput("file", f"the model outputs {tuple(classes)}, not one score per class")
+    return ModelFacts(
+        input_shape=(int(shape[0]), int(shape[1]), int(shape[2])),
+        num_classes=int(classes[0]),
+        weights=[np.asarray(weight) for weight in model.get_weights()],
+        model_name=str(model.name),
+        params=int(model.count_params()),
+        outputs_probabilities=inspect.ends_in_softmax(model),
+    )

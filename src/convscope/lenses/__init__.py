@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -76,6 +77,7 @@ def compute(
     target: Any = "predicted",
     *,
     labels: Any = None,
+    recorded: Mapping[str, np.ndarray] | None = None,
     **params: Any,
 ) -> LensResult:
     """Look inside ``model`` with the lens ``name``.
@@ -89,6 +91,8 @@ def compute(
         target: For lenses that explain a class: ``"predicted"`` (each image's predicted
             class), one class index, or one index per image. Ignored by other lenses.
         labels: The images' true classes, for lenses that need them (probes, neighbours).
+        recorded: The arrays the Recorder stored at the model's snapshot, for lenses that
+            read them (``layer_health`` takes the update-to-weight ratio from there).
         **params: The lens's parameters (see ``describe(name)[0].params_schema``).
 
     Returns:
@@ -115,7 +119,8 @@ def compute(
     checked_labels = None
     if lens.needs_labels or labels is not None:
         checked_labels = resolve_labels(labels, len(batch), classes)
-    result = lens.compute(model, LensInputs(batch, targets, checked_labels), parsed)
+    inputs = LensInputs(batch, targets, checked_labels, recorded)
+    result = lens.compute(model, inputs, parsed)
     if targets is not None:
         result.meta.setdefault("targets", targets.tolist())
     return result

@@ -15,7 +15,7 @@ runs them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, get_args
 
@@ -44,8 +44,10 @@ LENS_KINDS: tuple[str, ...] = get_args(LensKind)
 
 #: What a lens looks at: ``images`` works on the images it is given (over HTTP: the
 #: chosen probe image, upload or drawing); ``probe_set`` needs a whole labelled set (over
-#: HTTP: the run's probe set and its labels).
-LensScope = Literal["images", "probe_set"]
+#: HTTP: the run's probe set and its labels); ``model`` looks at the model alone (its
+#: layers and weights), and the images it is given only tell the range of values the model
+#: takes (over HTTP: the run's probe set, or the input range an imported model declares).
+LensScope = Literal["images", "probe_set", "model"]
 
 
 class LensParams(BaseModel):
@@ -76,11 +78,15 @@ class LensInputs:
         images: float32 ``(N, H, W, C)``, as the model takes them.
         targets: int64 ``(N,)`` class indices, for lenses that explain a class; else None.
         labels: int64 ``(N,)`` true classes, for lenses that need them; else None.
+        recorded: What the Recorder stored at this moment of training (the snapshot's
+            arrays: ``layer_names``, ``layer_update_ratio``...), for lenses that use it;
+            None for a model outside a stored run.
     """
 
     images: np.ndarray
     targets: np.ndarray | None = None
     labels: np.ndarray | None = None
+    recorded: Mapping[str, np.ndarray] | None = None
 
 
 class Lens(ABC):
@@ -91,7 +97,9 @@ class Lens(ABC):
         references: Papers and sources, one string each.
         uses_target: Whether the result explains one class per image (``target``).
         needs_labels: Whether the lens needs the images' true classes (``labels``).
-        scope: ``"images"`` or ``"probe_set"`` (see :data:`LensScope`).
+        scope: ``"images"``, ``"probe_set"`` or ``"model"`` (see :data:`LensScope`).
+        uses_record: Whether the lens reads the snapshot's recorded arrays
+            (``inputs.recorded``) when it looks at a stored run.
         example_params: Small parameters that make a quick run (demos, contract tests).
         version: Bumped when the lens's results change, so cached results are recomputed.
     """
@@ -105,6 +113,7 @@ class Lens(ABC):
     uses_target: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
     scope: ClassVar[LensScope] = "images"
+    uses_record: ClassVar[bool] = False
     example_params: ClassVar[dict[str, Any]] = {}
     version: ClassVar[int] = 1
 
