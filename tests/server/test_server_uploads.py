@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from server_helpers import TestClient
 from upload_files import (
+    LAMBDA_CONFIG,
     bomb_png,
     class_folders_zip,
     config_with_layer,
@@ -198,20 +199,13 @@ DATASET_CASES = [
     ("notes.zip", FAKE_PNG, 415, "not a zip"),
     ("big.zip", b"PK\x03\x04" + b"\x00" * UPLOAD_LIMIT, 413, "max_upload_bytes"),
 ]
-LAMBDA = config_with_layer(
-    {
-        "module": "keras.layers",
-        "class_name": "Lambda",
-        "config": {"name": "l", "function": {"class_name": "__lambda__", "config": {}}},
-    }
-)
 UNKNOWN = config_with_layer(
     {"module": "keras.layers", "class_name": "MyOwnLayer", "config": {"name": "mine"}}
 )
 SENTINEL = Path("/tmp/convscope-hostile-model-ran")
 OUTSIDE = config_with_layer({"module": "os", "class_name": "system", "config": f"touch {SENTINEL}"})
 MODEL_CASES = [
-    ("lambda.keras", keras_bytes(LAMBDA), 422, "Lambda"),
+    ("lambda.keras", keras_bytes(LAMBDA_CONFIG), 422, "Lambda"),
     ("unknown.keras", keras_bytes(UNKNOWN), 422, "allowlist"),
     ("outside.keras", keras_bytes(OUTSIDE), 422, "not from Keras"),
     ("old.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 64, 415, ".keras"),

@@ -109,3 +109,13 @@ def config_with_layer(layer: dict) -> dict:
         },
         "registered_name": None,
     }
+
+
+#: A model holding a Lambda layer: arbitrary Python code, refused before Keras sees it.
+LAMBDA_CONFIG = config_with_layer(
+    {
+        "module": "keras.layers",
+        "class_name": "Lambda",
+        "config": {"name": "l", "function": {"class_name": "__lambda__", "config": {}}},
+    }
+)
