@@ -114,6 +114,42 @@ def test_an_imported_model_opens_in_every_lens(served, small_model, tmp_path) ->
     assert fv["meta"]["input_range"] == [0.0, 1.0]  # from the declared pixel scale
 
 
+def test_an_imported_model_can_follow_a_datasets_probe_set(served, tmp_path) -> None:
+    client, store = served
+    keras.utils.set_random_seed(1)
+    digits_model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(3, 3, activation="relu", name="conv"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, name="logits"),
+        ]
+    )
+    data = keras_file_bytes(tmp_path, digits_model)
+    response = post_file(
+        client, "/api/models", "d.keras", data, probe_dataset="digits", pixel_scale="0.5"
+    )
+    assert response.status_code == 201, response.text
+    run = response.json()
+    assert run["class_names"] == [str(digit) for digit in range(10)]
+    probe = store.read_run_arrays(run["id"], "probe")
+    assert probe["images"].shape[1:] == (8, 8, 1) and len(probe["labels"]) >= 300
+    np.testing.assert_allclose(probe["inputs"], probe["images"] * 0.5)
+    body = {"params": {"layer": "conv", "channel": 1, "count": 3}}
+    top = client.post(f"/api/runs/{run['id']}/lenses/top_images", json=body).json()
+    tap = keras.Model(digits_model.inputs[0], digits_model.get_layer("conv").output)
+    scores = np.asarray(tap(probe["inputs"]))[..., 1].reshape(len(probe["inputs"]), -1).mean(1)
+    np.testing.assert_allclose(
+        decode_array(top["arrays"]["scores"]), np.sort(scores)[::-1][:3], rtol=1e-5
+    )
+    health = client.post(f"/api/runs/{run['id']}/lenses/layer_health", json={})
+    assert health.status_code == 200, health.text
+    # A dataset whose images or classes do not fit the model is refused by name.
+    wrong = post_file(client, "/api/models", "d.keras", data, probe_dataset="shapes")
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"][0]["loc"] == ["body", "probe_dataset"]
+
+
 def test_an_uploaded_image_is_converted_to_the_models_input(served, small_model, tmp_path) -> None:
     client, _ = served
     run = post_file(

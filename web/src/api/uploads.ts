@@ -41,13 +41,14 @@ export function uploadDataset(
 /** Imports a `.keras` model as a run of one snapshot. */
 export function importModel(
   file: File,
-  options: { classNames?: string; pixelScale?: number } = {},
+  options: { classNames?: string; pixelScale?: number; probeDataset?: string } = {},
 ): Promise<Run> {
   return postForm<Run>(
     "/api/models",
     form({
       file,
       class_names: options.classNames,
+      probe_dataset: options.probeDataset,
       pixel_scale: options.pixelScale ? String(options.pixelScale) : null,
     }),
   );

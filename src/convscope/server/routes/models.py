@@ -15,7 +15,7 @@ import numpy as np
 from fastapi import APIRouter, File, Form, UploadFile, status
 
 from convscope.errors import InvalidInput, UnsafeModel, UnsupportedFormat
-from convscope.inspection.requests import InspectionUnavailable, ModelFileRequest
+from convscope.inspection.requests import InspectionUnavailable, ModelFacts, ModelFileRequest
 from convscope.server.deps import InspectionDep, SettingsDep, StoreDep
 from convscope.server.routes.runs import run_out
 from convscope.server.schemas import RunOut
@@ -24,6 +24,8 @@ from convscope.server.uploads import ZIP_SIGNATURES, read_upload, shown_name
 router = APIRouter(tags=["models"])
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+#: Test images followed as the probe set of an imported model, when a dataset is named.
+PROBE_SIZE = 500
 MAX_CLASSES = 10_000
 MAX_CLASS_NAME = 100
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -72,6 +74,45 @@ def _check_kind(data: bytes, name: str) -> None:
         raise UnsupportedFormat("file", "not a .keras file (a .keras file is a zip archive)")
 
 
+def probe_arrays(
+    name: str, facts: ModelFacts, pixel_scale: float
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """A probe set for an imported model: a class-stratified sample of a dataset's test
+    images, which must have the model's input shape and classes.
+
+    Returns:
+        The probe arrays (as the Recorder writes them) and the dataset's class names.
+
+    Raises:
+        InvalidInput: Unknown or missing dataset, or one that does not fit the model
+            (``field`` is ``"probe_dataset"``).
+    """
+    from convscope.datasets import dataset_info, load_dataset, sample_probe
+
+    field = "probe_dataset"
+    try:
+        info = dataset_info(name)
+    except InvalidInput as error:
+        raise InvalidInput(field, error.reason, error.choices) from None
+    if not info.available:
+        raise InvalidInput(field, info.reason or f"the dataset {name!r} is not here")
+    if info.image_shape is not None and tuple(info.image_shape) != facts.input_shape:
+        shape = "x".join(map(str, info.image_shape))
+        wanted = "x".join(map(str, facts.input_shape))
+        raise InvalidInput(field, f"its images are {shape}; the model takes {wanted}")
+    if info.num_classes is not None and info.num_classes != facts.num_classes:
+        raise InvalidInput(
+            field, f"it has {info.num_classes} classes; the model scores {facts.num_classes}"
+        )
+    data = load_dataset(name)
+    indices = sample_probe(data.y_test, min(PROBE_SIZE, len(data.y_test)), seed=0)
+    images = data.x_test[indices]
+    arrays = {"indices": indices, "images": images, "labels": data.y_test[indices]}
+    if pixel_scale != 1.0:  # the model takes scaled values: keep them as the Recorder does
+        arrays["inputs"] = images.astype(np.float32) * np.float32(pixel_scale)
+    return arrays, list(data.class_names)
+
+
 @router.post(
     "/models", response_model=RunOut, status_code=status.HTTP_201_CREATED, responses=_RESPONSES
 )
@@ -84,6 +125,10 @@ def import_model(
         str | None, Form(description="JSON list, or names separated by commas")
     ] = None,
     name: Annotated[str | None, Form(max_length=120)] = None,
+    probe_dataset: Annotated[
+        str | None,
+        Form(description="A dataset whose test images the model classifies: its probe set"),
+    ] = None,
     pixel_scale: Annotated[
         float,
         Form(
@@ -95,7 +140,8 @@ def import_model(
     ] = 1.0,
 ) -> RunOut:
     """Import a ``.keras`` classifier as a run holding one snapshot, which every lens can
-    open; its input shape and pixel scale are kept in the run's config."""
+    open; its input shape and pixel scale are kept in the run's config. With
+    ``probe_dataset``, a sample of that dataset's test images becomes its probe set."""
     limit = min(settings.max_upload_bytes, settings.max_model_bytes)
     data = read_upload(file, limit, "max_model_bytes")
     file_name = shown_name(file, "model.keras")
@@ -111,6 +157,10 @@ def import_model(
         raise InvalidInput(
             "class_names", f"the model has {facts.num_classes} classes, got {len(names)} names"
         )
+    probe = None
+    if probe_dataset:
+        probe, dataset_classes = probe_arrays(probe_dataset, facts, pixel_scale)
+        names = names or dataset_classes
     config = {
         "imported": file_name,
         "model": facts.model_name,
@@ -119,6 +169,7 @@ def import_model(
         "num_classes": facts.num_classes,
         "params": facts.params,
         "outputs_probabilities": facts.outputs_probabilities,
+        "probe_dataset": probe_dataset or None,
     }
     run = store.create_run(
         config,
@@ -129,6 +180,8 @@ def import_model(
     )
     try:
         store.write_run_file(run.id, "model.keras", data)
+        if probe is not None:
+            store.write_run_arrays(run.id, "probe", probe)
         weights = store.temp_path(run.id, ".weights.npz")
         np.savez(weights, *facts.weights)
         store.add_snapshot(
