@@ -1,8 +1,9 @@
 """Screenshots of every view for the documentation, taken on real Fashion-MNIST runs.
 
 Starts ``convscope serve`` with a temporary store, trains the default experiment
-(small_cnn) and an ``mlp`` beside it, and saves PNGs of the playground, the training view,
-the runs list and the comparison in ``docs/screenshots/``. Needs Fashion-MNIST installed
+(small_cnn) and an ``mlp`` beside it, and a learning-rate sweep on ``digits``, and saves
+PNGs of the playground, the training view, the runs list, the comparison and the sweep in
+``docs/screenshots/``. Needs Fashion-MNIST installed
 (Debian's ``dataset-fashion-mnist``) and the built web app.
 
     python scripts/take_screenshots.py
@@ -27,9 +28,9 @@ from browser import CHROMIUM, CHROMIUM_ARGS, running_server  # noqa: E402
 OUT = ROOT / "docs" / "screenshots"
 
 
-def post_run(base: str, config: dict) -> str:
+def post_run(base: str, config: dict, path: str = "/api/runs") -> str:
     request = urllib.request.Request(
-        f"{base}/api/runs",
+        f"{base}{path}",
         data=json.dumps(config).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
@@ -51,6 +52,18 @@ def wait_done(base: str, run_id: str) -> None:
     raise RuntimeError(f"run {run_id} did not finish")
 
 
+def wait_sweep(base: str, sweep_id: str) -> None:
+    """Wait until every run of the sweep has finished (the median rule may stop some)."""
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{base}/api/sweeps/{sweep_id}", timeout=10) as response:
+            sweep = json.load(response)
+        if sweep["finished_runs"] == sweep["num_runs"]:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"sweep {sweep_id} did not finish")
+
+
 def card(page: Page, title: str):
     return page.locator("section.card", has=page.get_by_role("heading", name=title)).first
 
@@ -61,8 +74,18 @@ def main() -> None:
         common = {"dataset": "fashion_mnist", "train_size": 10_000, "epochs": 3}
         cnn = post_run(base, {**common, "arch": "small_cnn", "name": "small_cnn"})
         mlp = post_run(base, {**common, "arch": "mlp", "name": "mlp"})
+        sweep = post_run(
+            base,
+            {
+                "name": "learning rates",
+                "base": {"dataset": "digits", "arch": "mlp", "epochs": 3},
+                "parameters": {"learning_rate": [0.0003, 0.001, 0.003, 0.01, 0.03]},
+            },
+            "/api/sweeps",
+        )
         wait_done(base, cnn)
         wait_done(base, mlp)
+        wait_sweep(base, sweep)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -103,6 +126,10 @@ def main() -> None:
             page.wait_for_function("() => window.__convscopeFrames > 0")
             page.wait_for_timeout(1500)
             page.screenshot(path=OUT / "compare.png", full_page=True)
+
+            page.goto(f"{base}/#/sweeps/{sweep}")
+            page.get_by_test_id("parallel-coords").locator("path").first.wait_for(state="attached")
+            page.screenshot(path=OUT / "sweep.png", full_page=True)
             shoot_layers(browser.new_page(viewport={"width": 1280, "height": 900}), base, cnn)
             browser.close()
     for path in sorted(OUT.glob("*.png")):

@@ -1,14 +1,24 @@
-"""Fixtures shared by several test folders: one small real run, trained once per session."""
+"""Fixtures shared by several test folders: one small real run, trained once per session,
+and a throwaway PostgreSQL server for the store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 import convscope  # noqa: F401  (selects the TensorFlow backend before Keras is imported)
+
+# Test helpers are imported by name (tests run in importlib mode, without their folders on
+# the path); spawned worker processes inherit the path too.
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from pg_server import PostgresServer, postgres_server  # noqa: E402 - needs the path above
 
 
 @dataclass(frozen=True)
@@ -43,3 +53,29 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedRun
         assert record.status == "done", record.error
         count = len(store.list_snapshots(run.id))
     yield TrainedRun(store_dir, run.id, count)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the whole session (started on first use)."""
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def database_for(request: pytest.FixtureRequest) -> Callable[[str], str | None]:
+    """``database_for(backend)``: the database URL of a store on that backend.
+
+    ``"sqlite"`` gives None (SQLite in the store folder); ``"postgresql"`` a fresh, empty
+    database on the session's throwaway server.
+    """
+
+    def make(backend: str) -> str | None:
+        if backend == "sqlite":
+            return None
+        if backend != "postgresql":
+            raise ValueError(f"unknown backend {backend!r}")
+        server: PostgresServer = request.getfixturevalue("postgres")
+        return server.create_database()
+
+    return make

@@ -36,6 +36,7 @@ def test_health_reports_version_and_no_workers(api: Api) -> None:
         "status": "ok",
         "version": "0.1.0",
         "workers": 0,
+        "executor": None,
     }
 
 

@@ -83,3 +83,10 @@ def test_runs_and_show_list_a_recorded_run_and_bad_input_loses_nothing(
     assert "val acc" in capsys.readouterr().out
     assert main(["show", "0123456789ab", "--store", store_dir]) == 2
     assert "0123456789ab" in capsys.readouterr().err
+
+
+def test_serve_refuses_an_unknown_executor(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--executor", "spark"])
+    assert info.value.code == 2
+    assert "invalid choice: 'spark'" in capsys.readouterr().err

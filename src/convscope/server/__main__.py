@@ -14,13 +14,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     parser.add_argument("--store", default=None, help="store directory (default: ~/.convscope)")
     parser.add_argument("--workers", type=int, default=None, help="training worker processes")
+    parser.add_argument("--db", default=None, help="database URL (default: SQLite in the store)")
+    parser.add_argument(
+        "--executor", choices=["local", "ray"], default=None, help="where runs train"
+    )
+    parser.add_argument("--ray-address", default=None, help="Ray cluster (default: local)")
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 0:
         parser.error("--workers must be 0 or more")
 
     from convscope.server.app import serve
 
-    serve(host=args.host, port=args.port, store_dir=args.store, workers=args.workers)
+    serve(
+        host=args.host,
+        port=args.port,
+        store_dir=args.store,
+        workers=args.workers,
+        database_url=args.db,
+        executor=args.executor,
+        ray_address=args.ray_address,
+    )
 
 
 # Guarded: spawned worker processes import this module again under another name.

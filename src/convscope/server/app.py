@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -35,10 +36,19 @@ from convscope.server.routes import (
     probe,
     runs,
     snapshots,
+    sweeps,
     uploads,
 )
 from convscope.store import Store
-from convscope.training.jobs import DEFAULT_TRAINER, WorkerPool, open_store, process_exists
+from convscope.training.executor import check_executor_kind
+from convscope.training.jobs import (
+    DEFAULT_TRAINER,
+    WorkerPool,
+    make_executor,
+    open_store,
+    process_exists,
+)
+from convscope.training.sweep import EarlyStopper
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +103,7 @@ def create_app(
     start_workers: bool = True,
     static_dir: Path | None = None,
     trainer: str = DEFAULT_TRAINER,
+    ray_init_options: dict[str, Any] | None = None,
 ) -> FastAPI:
     """Build the convscope web application.
 
@@ -103,6 +114,7 @@ def create_app(
         static_dir: The built web app; default: the package's ``server/static``.
         trainer: The function the workers train with, as ``module:function`` (the real
             trainer unless a test or an embedding application substitutes its own).
+        ray_init_options: More keyword arguments for ``ray.init`` (``executor="ray"``).
 
     Returns:
         The app. Its lifespan marks orphaned runs interrupted, starts the event hub and
@@ -118,11 +130,18 @@ def create_app(
         if marked:
             logger.warning("marked %d orphaned runs interrupted: %s", len(marked), marked)
         await app.state.hub.start()
-        pool = None
+        executor = None
         if start_workers and settings.workers > 0:
-            pool = WorkerPool(settings, store, settings.workers, trainer=trainer)
-            await anyio.to_thread.run_sync(pool.start)
-        app.state.pool = pool
+            executor = make_executor(
+                settings, store, trainer=trainer, ray_init_options=ray_init_options
+            )
+            await anyio.to_thread.run_sync(executor.start)
+        app.state.executor = executor
+        app.state.pool = executor if isinstance(executor, WorkerPool) else None
+        # Sweeps stop their hopeless runs whoever trains them: this server's executor or
+        # another process on the same store.
+        stopper = EarlyStopper(store, executor.cancel if executor is not None else None)
+        stopper.start()
         inspection = None
         if start_workers and settings.inspection_workers > 0:
             inspection = InspectionPool(settings, settings.inspection_workers)
@@ -131,13 +150,14 @@ def create_app(
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(stopper.stop)
             await app.state.hub.stop()
             if inspection is not None:
                 await anyio.to_thread.run_sync(inspection.stop)
                 app.state.inspection = None
-            if pool is not None:
-                await anyio.to_thread.run_sync(pool.stop)
-                app.state.pool = None
+            if executor is not None:
+                await anyio.to_thread.run_sync(executor.stop)
+                app.state.executor = app.state.pool = None
 
     app = FastAPI(
         title="convscope",
@@ -148,14 +168,15 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     app.state.hub = EventHub(store)
-    app.state.pool = None
+    app.state.executor = None
+    app.state.pool = None  # the executor when it is the local WorkerPool
     app.state.inspection = None
     app.state.cache = LRUCache()
 
     add_exception_handlers(app)
     # The datasets users uploaded to this store are listed and trained like the others.
     use_directory(store.datasets_dir)
-    routers = (health, datasets, architectures, runs, events, snapshots, probe, lenses)
+    routers = (health, datasets, architectures, runs, events, snapshots, probe, lenses, sweeps)
     for module in (*routers, uploads, models):
         app.include_router(module.router, prefix="/api")
     _add_static(app, static_dir or STATIC_DIR)
@@ -167,6 +188,9 @@ def serve(
     port: int = 8000,
     store_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
+    database_url: str | None = None,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> None:
     """Run the server until interrupted (Ctrl-C stops it and its workers).
 
@@ -175,6 +199,9 @@ def serve(
         port: TCP port.
         store_dir: Store directory; default: ``$CONVSCOPE_STORE`` or ``~/.convscope``.
         workers: Training worker processes; default: ``$CONVSCOPE_WORKERS`` or 1.
+        database_url: Database URL; default: ``$CONVSCOPE_DB``, else SQLite in the store.
+        executor: "local" (worker processes) or "ray"; default ``$CONVSCOPE_EXECUTOR``.
+        ray_address: Ray cluster address; default: a local Ray instance.
     """
     import uvicorn
 
@@ -183,6 +210,12 @@ def serve(
         settings = dataclasses.replace(settings, store_dir=Path(store_dir).expanduser())
     if workers is not None:
         settings = dataclasses.replace(settings, workers=workers)
+    if database_url is not None:
+        settings = dataclasses.replace(settings, database_url=database_url)
+    if executor is not None:
+        settings = dataclasses.replace(settings, executor=check_executor_kind(executor))
+    if ray_address is not None:
+        settings = dataclasses.replace(settings, ray_address=ray_address)
     app = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -198,7 +231,12 @@ def serve(
     # Event streams never end by themselves: close them when a shutdown starts, or the
     # server would wait for every open browser tab.
     app.state.hub.should_close = lambda: server.should_exit
-    print(f"convscope {convscope.__version__}: http://{host}:{port}  (store: {settings.store_dir})")
+    where = f"store: {settings.store_dir}"
+    if settings.database_url:
+        where += f", database: {app.state.store}"
+    if settings.executor != "local":
+        where += f", executor: {settings.executor}"
+    print(f"convscope {convscope.__version__}: http://{host}:{port}  ({where})")
     # uvicorn re-raises the Ctrl-C it handled once the shutdown is complete; as
     # `uvicorn.run` does, end quietly.
     with contextlib.suppress(KeyboardInterrupt):

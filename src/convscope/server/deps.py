@@ -1,4 +1,4 @@
-"""Dependencies the routes take from the app: the store, the event hub, the workers."""
+"""Dependencies the routes take from the app: the store, the event hub, the executor."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from convscope.inspection.pool import InspectionPool
 from convscope.server.cache import LRUCache
 from convscope.server.events import EventHub
 from convscope.store import Store
-from convscope.training.jobs import WorkerPool
+from convscope.training.executor import Executor
 
 
 def get_settings(request: Request) -> Settings:
@@ -29,9 +29,9 @@ def get_hub(request: Request) -> EventHub:
     return request.app.state.hub
 
 
-def get_pool(request: Request) -> WorkerPool | None:
-    """The app's worker pool, or None when the app runs without workers."""
-    return request.app.state.pool
+def get_executor(request: Request) -> Executor | None:
+    """The app's executor, or None when the app runs without one (runs stay queued)."""
+    return request.app.state.executor
 
 
 def get_inspection(request: Request) -> InspectionPool | None:
@@ -47,6 +47,6 @@ def get_cache(request: Request) -> LRUCache:
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
-PoolDep = Annotated[WorkerPool | None, Depends(get_pool)]
+ExecutorDep = Annotated[Executor | None, Depends(get_executor)]
 CacheDep = Annotated[LRUCache, Depends(get_cache)]
 InspectionDep = Annotated[InspectionPool | None, Depends(get_inspection)]

@@ -20,11 +20,14 @@ class ArrayPayload(BaseModel):
 
 
 class Health(BaseModel):
-    """The server is up; ``workers`` is how many worker processes are alive."""
+    """The server is up; ``workers`` is how many runs can train at once now."""
 
     status: Literal["ok"] = "ok"
     version: str
     workers: int
+    executor: str | None = Field(
+        default=None, description='Where runs train: "local" or "ray"; null without one.'
+    )
 
 
 class DatasetOut(BaseModel):
@@ -105,6 +108,47 @@ class RunOut(BaseModel):
         description="1 for the next run to start; null if not queued"
     )
     progress: Progress | None
+    sweep_id: str | None = Field(default=None, description="The sweep the run belongs to")
+
+
+class SweepPoint(BaseModel):
+    """Validation accuracy of a run at one snapshot."""
+
+    epoch: float
+    val_accuracy: float | None
+
+
+class SweepRunOut(BaseModel):
+    """One run of a sweep: the values it tried and how it did."""
+
+    run: RunOut
+    values: dict[str, Any] = Field(description="The varied fields' values of this run")
+    final_accuracy: float | None = Field(
+        description="Validation accuracy at its last snapshot; null before the first"
+    )
+    curve: list[SweepPoint]
+    stopped_early: str | None = Field(description="Why the sweep's rule stopped it, if it did")
+
+
+class SweepSummary(BaseModel):
+    """A sweep in a list: what it varies and how far it is."""
+
+    id: str
+    name: str | None
+    created_at: str
+    method: str
+    varied: list[str]
+    num_runs: int
+    finished_runs: int
+    best_accuracy: float | None
+
+
+class SweepOut(SweepSummary):
+    """A sweep with its spec and every run; ``best`` lists run ids, best final accuracy first."""
+
+    spec: dict[str, Any]
+    runs: list[SweepRunOut]
+    best: list[str]
 
 
 class SnapshotSummary(BaseModel):

@@ -181,7 +181,11 @@ def train_run(
         )
         fit(model, dataset, config, recorder)
     except KeyboardInterrupt:
-        store.set_status(run_id, "interrupted", error="interrupted by the user")
+        # An executor delivers a cancel this way too (ray.cancel): the store tells which.
+        if store.is_cancel_requested(run_id):
+            store.set_status(run_id, "cancelled")
+        else:
+            store.set_status(run_id, "interrupted", error="interrupted by the user")
         return store.get_run(run_id)
     except ConvscopeError as error:
         store.set_status(run_id, "failed", error=str(error))

@@ -8,6 +8,9 @@ import type {
   RunConfig,
   SnapshotDetail,
   SnapshotSummary,
+  Sweep,
+  SweepSpec,
+  SweepSummary,
   Timeline,
   ValidationIssue,
 } from "./types";
@@ -110,6 +113,9 @@ export const api = {
   probe: (id: string) => request<ProbeInfo>("GET", `/api/runs/${enc(id)}/probe`),
   timeline: (id: string) => request<Timeline>("GET", `/api/runs/${enc(id)}/timeline`),
   eventsUrl: (id: string) => `/api/runs/${enc(id)}/events`,
+  sweeps: () => request<SweepSummary[]>("GET", "/api/sweeps"),
+  sweep: (id: string) => request<Sweep>("GET", `/api/sweeps/${enc(id)}`),
+  createSweep: (spec: SweepSpec) => request<Sweep>("POST", "/api/sweeps", spec),
 };
 
 export function errorMessage(err: unknown): string {

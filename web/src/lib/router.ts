@@ -11,6 +11,8 @@ export type Route =
   | { name: "run"; id: string; tab: RunTab; query: URLSearchParams }
   | { name: "runs"; query: URLSearchParams }
   | { name: "compare"; ids: string[]; query: URLSearchParams }
+  | { name: "sweeps"; query: URLSearchParams }
+  | { name: "sweep"; id: string; query: URLSearchParams }
   | { name: "notfound"; path: string; query: URLSearchParams };
 
 /** Parses `#/path?query` into a route. */
@@ -26,6 +28,8 @@ export function parseHash(hash: string): Route {
   if (parts[0] === "runs" && parts.length === 3 && isRunTab(parts[2])) {
     return { name: "run", id: parts[1], tab: parts[2], query };
   }
+  if (parts[0] === "sweeps" && parts.length === 1) return { name: "sweeps", query };
+  if (parts[0] === "sweeps" && parts.length === 2) return { name: "sweep", id: parts[1], query };
   if (parts[0] === "compare" && parts.length === 1) {
     const ids = (query.get("ids") ?? "")
       .split(",")
@@ -42,6 +46,10 @@ export function runHref(id: string, tab: RunTab = "training", query?: Record<str
   const base = `#/runs/${encodeURIComponent(id)}${tab === "training" ? "" : `/${tab}`}`;
   const params = new URLSearchParams(query ?? {}).toString();
   return params ? `${base}?${params}` : base;
+}
+
+export function sweepHref(id: string): string {
+  return `#/sweeps/${encodeURIComponent(id)}`;
 }
 
 export function compareHref(ids: string[]): string {
