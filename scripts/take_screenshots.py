@@ -170,9 +170,45 @@ def main() -> None:
             page.get_by_test_id("parallel-coords").locator("path").first.wait_for(state="attached")
             page.screenshot(path=OUT / "sweep.png", full_page=True)
             explain_screenshots(page, base, cnn, shapes)
+            shoot_layers(browser.new_page(viewport={"width": 1280, "height": 900}), base, cnn)
             browser.close()
     for path in sorted(OUT.glob("*.png")):
         print(path.relative_to(ROOT))
+
+
+def shoot_layers(page: Page, base: str, run_id: str) -> None:
+    """The Layers view of a run: the top, the activations, one layer opened, layer health."""
+    page.goto(f"{base}/#/runs/{run_id}/layers?image=probe:11")
+    page.get_by_test_id("prediction").wait_for(timeout=120_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=OUT / "layers.png")
+    page.get_by_test_id("activations-panel").screenshot(path=OUT / "layers-activations.png")
+    page.get_by_test_id("diagram-layer-conv2").click()
+    detail = page.get_by_test_id("layer-detail")
+    detail.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=feature-image]').length >= 8",
+        timeout=120_000,
+    )
+    page.wait_for_timeout(500)
+    detail.screenshot(path=OUT / "layers-features.png")
+    health = page.get_by_test_id("layer-health")
+    health.scroll_into_view_if_needed()
+    health.get_by_test_id("health-grad_norm").wait_for(timeout=120_000)
+    page.wait_for_timeout(500)
+    health.screenshot(path=OUT / "layers-health.png")
+    # A drawing: the prediction and the activations follow the pen.
+    page.evaluate("window.scrollTo(0, 0)")
+    page.get_by_test_id("picker-mode-draw").click()
+    box = page.get_by_test_id("draw-canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    for fx, fy in [(0.35, 0.85), (0.65, 0.85), (0.65, 0.15)]:
+        page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy, steps=10)
+    page.mouse.up()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=OUT / "layers-drawing.png")
 
 
 if __name__ == "__main__":

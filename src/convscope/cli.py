@@ -233,11 +233,13 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from convscope.datasets.uploaded import use_directory
     from convscope.training.config import check_against_data
 
-    config = build_config(args)
-    check_against_data(config, args.data_dir)
     with _open_store(args) as store:
+        use_directory(store.datasets_dir)  # datasets uploaded to this store train too
+        config = build_config(args)
+        check_against_data(config, args.data_dir)
         return _train_in(args, config, store)
 
 

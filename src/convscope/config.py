@@ -67,6 +67,11 @@ class Settings:
         inspection_start_timeout_s: Longest wait for an inspection worker to load Keras.
         max_upload_bytes: Largest accepted upload.
         max_image_pixels: Largest accepted decoded image, against decompression bombs.
+        max_compression_ratio: Largest uncompressed/compressed ratio of a zip entry (zip
+            bombs); entries under ``compression_ratio_floor_bytes`` are exempt, since a
+            small file of one colour compresses well.
+        compression_ratio_floor_bytes: Size below which an entry's ratio is not checked.
+        max_model_bytes: Largest ``.keras`` file accepted.
     """
 
     store_dir: Path = field(default_factory=default_store_dir)
@@ -81,3 +86,6 @@ class Settings:
     inspection_start_timeout_s: float = 120.0
     max_upload_bytes: int = 200 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096
+    max_compression_ratio: int = 100
+    compression_ratio_floor_bytes: int = 1 << 20
+    max_model_bytes: int = 512 * 1024 * 1024

@@ -142,3 +142,61 @@ def test_without_an_inspection_worker_a_lens_is_503(trained_run, tmp_path) -> No
         response = bare.post(lens_url(trained_run), json={"image": {"pixels": [[0] * 8] * 8}})
     assert response.status_code == 503
     assert "inspection worker" in response.json()["detail"]
+
+
+def test_a_model_lens_needs_no_image(client, trained_run, store) -> None:
+    response = client.post(lens_url(trained_run, "filters"), json={"snapshot": "all"})
+    assert response.status_code == 200, response.text
+    kernels = decode_array(response.json()["arrays"]["kernels"])
+    assert kernels.shape == (trained_run.snapshots, 16, 3, 3, 1)
+    model = convscope.load_model(store, trained_run.run_id, snapshot=0)
+    expected = np.asarray(model.get_layer("conv1").kernel).transpose(3, 0, 1, 2)
+    np.testing.assert_allclose(kernels[0], expected)
+
+
+def test_feature_visualisation_is_computed_once_per_channel(client, trained_run, store) -> None:
+    folder = store.root / "runs" / trained_run.run_id / "lenses"
+    before = set(folder.glob("*.npz")) if folder.exists() else set()
+    body = {"snapshot": 1, "params": {"layer": "conv2", "channel": 3, "steps": 16}}
+    first = client.post(lens_url(trained_run, "feature_visualisation"), json=body)
+    assert first.status_code == 200, first.text
+    probe = store.read_run_arrays(trained_run.run_id, "probe")["images"]
+    assert first.json()["meta"]["input_range"] == [probe.min(), probe.max()]
+    assert len(set(folder.glob("*.npz")) - before) == 1
+    again = client.post(lens_url(trained_run, "feature_visualisation"), json=body).json()
+    assert again == first.json() and len(set(folder.glob("*.npz")) - before) == 1
+    other = {**body, "params": {**body["params"], "channel": 4}}
+    client.post(lens_url(trained_run, "feature_visualisation"), json=other)
+    assert len(set(folder.glob("*.npz")) - before) == 2
+
+
+def test_layer_health_across_snapshots_equals_the_record(client, trained_run, store) -> None:
+    response = client.post(lens_url(trained_run, "layer_health"), json={"snapshot": "all"})
+    assert response.status_code == 200, response.text
+    out = response.json()
+    values = decode_array(out["arrays"]["values"])
+    defined = decode_array(out["arrays"]["defined"]).astype(bool)
+    statistics = out["meta"]["statistics"]
+    assert values.shape == (trained_run.snapshots, len(out["meta"]["layers"]), len(statistics))
+    for snapshot in range(trained_run.snapshots):
+        recorded = store.snapshot_arrays(trained_run.run_id, snapshot)
+        for k, key in enumerate(statistics):
+            expected = recorded[f"layer_{key}"]
+            np.testing.assert_array_equal(defined[snapshot, :, k], np.isfinite(expected))
+            np.testing.assert_allclose(
+                values[snapshot, :, k][np.isfinite(expected)],
+                expected[np.isfinite(expected)],
+                rtol=1e-4,
+                atol=1e-6,
+                err_msg=key,
+            )
+
+
+def test_top_images_and_the_architecture(client, trained_run) -> None:
+    body = {"params": {"layer": "conv2", "channel": 0, "count": 5}}
+    top = client.post(lens_url(trained_run, "top_images"), json=body).json()
+    assert decode_array(top["arrays"]["indices"]).shape == (5,)
+    assert top["kind"] == "images" and len(top["meta"]["labels"]) == 5
+    table = client.post(lens_url(trained_run, "architecture"), json={}).json()
+    names = [row["name"] for row in table["meta"]["layers"]]
+    assert names[:3] == ["image", "rescale", "conv1"] and table["kind"] == "table"

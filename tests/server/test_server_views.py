@@ -7,6 +7,7 @@ import io
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -248,6 +249,8 @@ def test_server_process_never_imports_tensorflow(tmp_path) -> None:
         f"""
         import sys, warnings
         from pathlib import Path
+        import numpy as np
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
         from convscope.config import Settings
@@ -261,6 +264,15 @@ def test_server_process_never_imports_tensorflow(tmp_path) -> None:
             body = {{"dataset": "digits", "train_size": 300, "probe_size": 50}}
             assert client.post("/api/runs", json=body).status_code == 201
             assert client.post("/api/runs", json={{"arch": "nope"}}).status_code == 422
+            # The user's own material is checked and kept without Keras too.
+            from upload_files import class_folders_zip, png_bytes
+            image = {{"file": ("a.png", png_bytes(np.zeros((5, 5))))}}
+            assert client.post("/api/uploads/images", files=image).status_code == 201
+            folders = {{"file": ("d.zip", class_folders_zip())}}
+            response = client.post("/api/datasets", files=folders, data={{"name": "mine"}})
+            assert response.status_code == 201, response.text
+            model = {{"file": ("m.keras", b"PK\x03\x04")}}
+            assert client.post("/api/models", files=model).status_code == 503
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
         print(heavy)
         """

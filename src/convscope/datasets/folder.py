@@ -32,7 +32,7 @@ from convscope.datasets.base import (
     Option,
     register_dataset,
 )
-from convscope.errors import InvalidInput
+from convscope.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
 
 IMAGE_FORMATS = ("PNG", "JPEG")
 MAX_ENTRIES = 100_000
@@ -53,6 +53,75 @@ class _Unusable(Exception):
     """One file that cannot be used; its message becomes the reason in ``skipped``."""
 
 
+def open_image(
+    data: bytes,
+    *,
+    grayscale: bool = False,
+    max_pixels: int | None = None,
+    field: str = "image",
+) -> Image.Image:
+    """Decode a PNG or JPEG from a user into an RGB (or grayscale) image.
+
+    The header is read first: an image with more pixels than ``max_pixels`` is refused
+    before any pixel is decoded (decompression bombs). EXIF orientation is applied, and
+    transparent pixels are laid over white, as a viewer shows them.
+
+    Args:
+        data: The file's bytes.
+        grayscale: Return a one-channel (``"L"``) image instead of ``"RGB"``.
+        max_pixels: Most pixels (width times height); default ``Settings.max_image_pixels``.
+        field: The name given to the file in error messages.
+
+    Returns:
+        The decoded image, fully loaded.
+
+    Raises:
+        UnsupportedFormat: Empty, or not a PNG or JPEG.
+        InvalidInput: Truncated or damaged.
+        PayloadTooLarge: Too many pixels.
+    """
+    limit = max_pixels if max_pixels is not None else config.Settings.max_image_pixels
+    mode = "L" if grayscale else "RGB"
+    if not data:
+        raise UnsupportedFormat(field, "the file is empty (0 bytes), not a PNG or JPEG image")
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own bomb check only warns below twice its limit: make it refuse.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+                width, height = image.size
+                if width * height > limit:
+                    raise PayloadTooLarge(
+                        field,
+                        f"the image has {width}x{height} pixels",
+                        limit="max_image_pixels",
+                        maximum=limit,
+                    )
+                picture = ImageOps.exif_transpose(image) or image
+                if picture.mode in ("P", "PA", "LA", "RGBA") or "transparency" in picture.info:
+                    # Transparent pixels over white, as a viewer would show them.
+                    rgba = picture.convert("RGBA")
+                    picture = Image.new("RGBA", rgba.size, "white")
+                    picture.alpha_composite(rgba)
+                picture = picture.convert(mode)
+                picture.load()
+                return picture
+    except InvalidInput:
+        raise
+    except UnidentifiedImageError:
+        if data.startswith(_SIGNATURES):
+            raise InvalidInput(field, "a damaged PNG or JPEG file") from None
+        raise UnsupportedFormat(field, "not a PNG or JPEG image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise PayloadTooLarge(
+            field, f"too many pixels ({error})", limit="max_image_pixels", maximum=limit
+        ) from None
+    except Exception as error:  # a corrupt file can raise almost anything inside Pillow
+        if "truncated" in str(error):
+            raise InvalidInput(field, "a truncated PNG or JPEG file") from None
+        raise InvalidInput(field, f"cannot be decoded ({type(error).__name__}: {error})") from None
+
+
 def decode_image(data: bytes, size: int, grayscale: bool, max_pixels: int) -> np.ndarray:
     """Decode a PNG or JPEG and resize it to ``size`` x ``size``.
 
@@ -68,38 +137,12 @@ def decode_image(data: bytes, size: int, grayscale: bool, max_pixels: int) -> np
     Raises:
         _Unusable: Not an allowed format, too large, or corrupt.
     """
-    mode = "L" if grayscale else "RGB"
     try:
-        with warnings.catch_warnings():
-            # Pillow's own bomb check only warns below twice its limit: make it refuse.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise _Unusable(
-                        f"{width}x{height} pixels is more than the limit of {max_pixels}"
-                    )
-                # Lets JPEG decode at a reduced scale when the target is small.
-                image.draft(mode, (size, size))
-                picture = ImageOps.exif_transpose(image) or image
-                if picture.mode in ("P", "PA", "LA", "RGBA") or "transparency" in picture.info:
-                    # Transparent pixels over white, as a viewer would show them.
-                    rgba = picture.convert("RGBA")
-                    picture = Image.new("RGBA", rgba.size, "white")
-                    picture.alpha_composite(rgba)
-                picture = picture.convert(mode).resize((size, size), Image.Resampling.BILINEAR)
-                pixels = np.asarray(picture, dtype=np.uint8)
-    except _Unusable:
-        raise
-    except UnidentifiedImageError:
-        if data.startswith(_SIGNATURES):
-            raise _Unusable("a damaged PNG or JPEG file") from None
-        raise _Unusable("not a PNG or JPEG image") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise _Unusable(f"too many pixels ({error})") from None
-    except Exception as error:  # a corrupt file can raise almost anything inside Pillow
-        raise _Unusable(f"cannot be decoded ({type(error).__name__}: {error})") from None
-    return pixels.reshape(size, size, 1 if grayscale else 3)
+        picture = open_image(data, grayscale=grayscale, max_pixels=max_pixels)
+    except InvalidInput as error:
+        raise _Unusable(error.reason) from None
+    picture = picture.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(picture, dtype=np.uint8).reshape(size, size, 1 if grayscale else 3)
 
 
 def _unsafe_name(name: str) -> bool:
@@ -109,25 +152,40 @@ def _unsafe_name(name: str) -> bool:
     return ".." in normal.split("/")
 
 
-def zip_members(archive: zipfile.ZipFile) -> list[str]:
+def zip_members(archive: zipfile.ZipFile, *, field: str = "path") -> list[str]:
     """The file names of a zip, after checking the whole archive is safe to read.
 
+    Args:
+        archive: The open zip.
+        field: The name given to the zip in error messages.
+
     Raises:
-        InvalidInput: Too many entries, too large, a path escaping the archive, or a link.
+        InvalidInput: Too many entries, too large, a path escaping the archive, a link, or
+            an entry compressed suspiciously well (a zip bomb).
     """
     infos = archive.infolist()
     if len(infos) > MAX_ENTRIES:
-        raise InvalidInput("path", f"the zip has {len(infos)} entries; the limit is {MAX_ENTRIES}")
+        raise InvalidInput(field, f"the zip has {len(infos)} entries; the limit is {MAX_ENTRIES}")
     total = sum(info.file_size for info in infos)
     if total > MAX_TOTAL_BYTES:
         raise InvalidInput(
-            "path", f"the zip holds {total} bytes uncompressed; the limit is {MAX_TOTAL_BYTES}"
+            field, f"the zip holds {total} bytes uncompressed; the limit is {MAX_TOTAL_BYTES}"
         )
+    ratio, floor = (
+        config.Settings.max_compression_ratio,
+        config.Settings.compression_ratio_floor_bytes,
+    )
     for info in infos:
         if _unsafe_name(info.filename):
-            raise InvalidInput("path", f"the zip entry {info.filename!r} points outside the zip")
+            raise InvalidInput(field, f"the zip entry {info.filename!r} points outside the zip")
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise InvalidInput("path", f"the zip entry {info.filename!r} is a symbolic link")
+            raise InvalidInput(field, f"the zip entry {info.filename!r} is a symbolic link")
+        if info.file_size > floor and info.file_size > ratio * max(info.compress_size, 1):
+            raise InvalidInput(
+                field,
+                f"the zip entry {info.filename!r} unpacks to {info.file_size} bytes from "
+                f"{info.compress_size}: more than {ratio} times smaller (a zip bomb?)",
+            )
     return [info.filename for info in infos if not info.is_dir()]
 
 

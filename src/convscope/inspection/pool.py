@@ -28,6 +28,8 @@ from convscope.inspection.requests import (
     LensFailure,
     LensReply,
     LensRequest,
+    ModelFacts,
+    ModelFileRequest,
 )
 from convscope.inspection.worker import inspection_main
 
@@ -106,6 +108,22 @@ class InspectionPool:
                 is then replaced).
             InspectionUnavailable: The pool is stopped, or no worker started in time.
         """
+        reply = self._ask(request, f"lens {request.lens!r}")
+        assert isinstance(reply, LensReply)
+        return reply
+
+    def read_model_file(self, request: ModelFileRequest) -> ModelFacts:
+        """Have a worker check a user's ``.keras`` file and read what it holds.
+
+        Raises:
+            UnsafeModel: The file is refused; InvalidInput: it is not an image classifier.
+            LensFailed, InspectionUnavailable: As for :meth:`run`.
+        """
+        facts = self._ask(request, "model import")
+        assert isinstance(facts, ModelFacts)
+        return facts
+
+    def _ask(self, request: object, what: str) -> object:
         if self._stopped:
             raise InspectionUnavailable("the inspection workers are stopped")
         deadline = time.monotonic() + self.settings.inspection_start_timeout_s
@@ -118,20 +136,19 @@ class InspectionPool:
         try:
             self._await_ready(slot, deadline)
             try:
-                kind, payload = self._exchange(slot, request)
+                kind, payload = self._exchange(slot, request, what)
             except _WorkerGone:
                 # The worker may have died while idle, before it saw the request: one more
                 # try on a fresh worker. A request that stops two workers fails.
                 self._renew(slot)
                 self._await_ready(slot, deadline)
-                kind, payload = self._exchange(slot, request)
+                kind, payload = self._exchange(slot, request, what)
         except BaseException:
             self._renew(slot)
             raise
         finally:
             self._release(slot)
         if kind == "ok":
-            assert isinstance(payload, LensReply)
             return payload
         assert isinstance(payload, LensFailure)
         raise payload.to_exception()
@@ -189,20 +206,18 @@ class InspectionPool:
             raise InspectionUnavailable("the inspection worker failed to start") from None
         slot.ready = message == "ready"
 
-    def _exchange(self, slot: _Slot, request: LensRequest) -> tuple[str, object]:
+    def _exchange(self, slot: _Slot, request: object, what: str) -> tuple[str, object]:
         timeout = self.settings.lens_timeout_s
         try:
             slot.connection.send(request)
             if not slot.connection.poll(timeout):
-                raise LensFailed(
-                    f"the lens {request.lens!r} took longer than {timeout:g} s and was stopped"
-                )
+                raise LensFailed(f"the {what} took longer than {timeout:g} s and was stopped")
             kind, payload = slot.connection.recv()
         except (EOFError, OSError):
             slot.process.join(STOP_GRACE_S)
             code = slot.process.exitcode
             raise _WorkerGone(
-                f"the inspection worker stopped while running {request.lens!r}"
+                f"the inspection worker stopped while running the {what}"
                 + (f" (exit code {code})" if code is not None else "")
                 + "; it has been restarted"
             ) from None

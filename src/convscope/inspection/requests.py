@@ -43,6 +43,40 @@ class LensReply:
     meta: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class ModelFileRequest:
+    """Check a user's ``.keras`` file and read what an imported run needs from it.
+
+    Attributes:
+        data: The file's bytes; the worker checks them before Keras sees them.
+        name: The file's name, for messages.
+    """
+
+    data: bytes
+    name: str = "model.keras"
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a checked ``.keras`` file holds.
+
+    Attributes:
+        input_shape: ``(height, width, channels)`` of one input image.
+        num_classes: Size of the output.
+        weights: ``model.get_weights()``: the imported run's one snapshot.
+        model_name: The model's name.
+        params: Number of parameters.
+        outputs_probabilities: Whether the model ends in a softmax.
+    """
+
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    weights: list[np.ndarray]
+    model_name: str
+    params: int
+    outputs_probabilities: bool
+
+
 FailureKind = Literal["invalid", "not_found", "unsafe", "failed"]
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import keras
 import numpy as np
 
+from convscope.errors import NotFound
 from convscope.runs import load_architecture, load_weights_file, snapshot_weights
 from convscope.store import Store
 
@@ -56,6 +57,7 @@ class RunModels:
         self._models = _LRU(max_runs)
         self._weights = _LRU(max_snapshots)
         self._probes = _LRU(max_runs)
+        self._records = _LRU(max_snapshots)
         self._loaded: dict[str, int] = {}
 
     def model(self, run_id: str, snapshot: int) -> keras.Model:
@@ -98,3 +100,23 @@ class RunModels:
             return np.asarray(arrays["masks"], dtype=bool) if "masks" in arrays else None
 
         return self._probes.get((run_id, "masks"), load)
+
+    def reference_inputs(self, run_id: str) -> np.ndarray:
+        """Inputs that show the range of values the run's model takes (for lenses of scope
+        ``model``): the probe images, or for a run without a probe set (an imported model)
+        a black and a white image at its input shape and pixel scale."""
+        from convscope.inspection.images import input_shape_of, run_pixel_scale
+
+        try:
+            return self.probe_set(run_id)[0]
+        except NotFound:
+            run = self.store.get_run(run_id)
+            shape = input_shape_of(run.config, {})
+            white = np.full(shape, 255.0 * run_pixel_scale(run.config, {}), np.float32)
+            return np.stack([np.zeros(shape, np.float32), white])
+
+    def recorded(self, run_id: str, snapshot: int) -> dict[str, np.ndarray]:
+        """The arrays the Recorder stored at a snapshot (empty for an imported model)."""
+        return self._records.get(
+            (run_id, snapshot), lambda: self.store.snapshot_arrays(run_id, snapshot)
+        )

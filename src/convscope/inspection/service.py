@@ -11,8 +11,13 @@ from typing import Any
 import numpy as np
 
 from convscope import lenses
-from convscope.errors import InvalidInput, NotFound
-from convscope.inspection.requests import LensReply, LensRequest
+from convscope.errors import InvalidInput, NotFound, UnsafeModel
+from convscope.inspection.requests import (
+    LensReply,
+    LensRequest,
+    ModelFacts,
+    ModelFileRequest,
+)
 from convscope.inspection.run_models import RunModels
 
 
@@ -20,11 +25,13 @@ def run_lens_request(models: RunModels, request: LensRequest) -> LensReply:
     """Run ``request.lens`` on the run's model at each requested snapshot.
 
     Lenses of scope ``probe_set`` look at the run's probe set with its labels (and its
-    object masks, when recorded); others at ``request.images`` (and ``request.masks``).
-    Every lens gets the probe set as its sample of the run's data (``dataset_images``, for
-    a dataset-mean baseline). With one snapshot, the lens's result is returned as is; with
-    several, each array gains a leading snapshot axis, and ``meta`` keeps the values that
-    are the same at every snapshot, with the others in ``meta["per_snapshot"]``.
+    object masks, when recorded); lenses of scope ``model`` get the run's reference inputs
+    (their value range); others look at ``request.images`` (and ``request.masks``). Every
+    lens gets the probe set as its sample of the run's data (``dataset_images``, for a
+    dataset-mean baseline); lenses that read the Recorder's arrays get each snapshot's.
+    With one snapshot, the lens's result is returned as is; with several, each array gains
+    a leading snapshot axis, and ``meta`` keeps the values that are the same at every
+    snapshot, with the others in ``meta["per_snapshot"]``.
 
     Raises:
         InvalidInput, NotFound, UnsafeModel: As the lens, the store or the loader raise.
@@ -35,6 +42,9 @@ def run_lens_request(models: RunModels, request: LensRequest) -> LensReply:
         images, labels = models.probe_set(request.run_id)
         masks = models.probe_masks(request.run_id)
         dataset_images: np.ndarray | None = images
+    elif lens.scope == "model":
+        images, masks = models.reference_inputs(request.run_id), None
+        dataset_images = None
     elif request.images is None:
         raise InvalidInput("image", f"the lens {lens.name!r} needs an image")
     else:
@@ -46,6 +56,7 @@ def run_lens_request(models: RunModels, request: LensRequest) -> LensReply:
     results = []
     for snapshot in request.snapshots:
         model = models.model(request.run_id, snapshot)
+        recorded = models.recorded(request.run_id, snapshot) if lens.uses_record else None
         results.append(
             lenses.compute(
                 lens.name,
@@ -55,6 +66,7 @@ def run_lens_request(models: RunModels, request: LensRequest) -> LensReply:
                 labels=labels,
                 masks=masks,
                 dataset_images=dataset_images,
+                recorded=recorded,
                 **request.params,
             )
         )
@@ -80,3 +92,58 @@ def merge_meta(metas: list[dict[str, Any]]) -> dict[str, Any]:
     if any(varying):
         shared["per_snapshot"] = varying
     return shared
+
+
+def answer(models: RunModels, request: object) -> LensReply | ModelFacts:
+    """The worker's answer to one request: a lens's result, or a model file's facts."""
+    if isinstance(request, ModelFileRequest):
+        return read_model_file(request)
+    if isinstance(request, LensRequest):
+        return run_lens_request(models, request)
+    raise InvalidInput("request", f"unknown request {type(request).__name__}")
+
+
+def read_model_file(request: ModelFileRequest) -> ModelFacts:
+    """Check a user's ``.keras`` file, load it safely, and read what an imported run needs.
+
+    The file is checked against the allowlist before Keras opens it
+    (:func:`convscope.models.io.load_model`); only a model of one image input and one
+    output of class scores is accepted.
+
+    Raises:
+        UnsafeModel: The file is refused, or Keras cannot load it.
+        InvalidInput: The model does not take images or does not output class scores
+            (``field`` is ``"file"``).
+    """
+    import tempfile
+    from pathlib import Path
+
+    from convscope.models import inspect
+    from convscope.models.io import load_model
+
+    with tempfile.TemporaryDirectory(prefix="convscope-import-") as directory:
+        path = Path(directory) / "model.keras"
+        path.write_bytes(request.data)
+        try:
+            model = load_model(path)
+        except UnsafeModel as error:
+            raise UnsafeModel(str(error).replace("model.keras", request.name, 1)) from None
+    inputs, outputs = getattr(model, "inputs", None) or [], getattr(model, "outputs", None) or []
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise InvalidInput("file", "the model must have one input (an image) and one output")
+    shape = tuple(inputs[0].shape[1:])
+    if len(shape) != 3 or any(side is None for side in shape):
+        raise InvalidInput(
+            "file", f"the model takes inputs of shape {shape}, not images (height, width, channels)"
+        )
+    classes = outputs[0].shape[1:]
+    if len(classes) != 1 or classes[0] is None or classes[0] < 2:
+        raise InvalidInput("file", f"the model outputs {tuple(classes)}, not one score per class")
+    return ModelFacts(
+        input_shape=(int(shape[0]), int(shape[1]), int(shape[2])),
+        num_classes=int(classes[0]),
+        weights=[np.asarray(weight) for weight in model.get_weights()],
+        model_name=str(model.name),
+        params=int(model.count_params()),
+        outputs_probabilities=inspect.ends_in_softmax(model),
+    )

@@ -27,7 +27,8 @@ def inspection_main(settings: Settings, connection: Connection) -> None:
     """Entry point of an inspection worker process.
 
     The worker exits when its pipe closes, when it receives ``None``, or when the
-    process that started it is gone.
+    process that started it is gone. Requests are lens requests, or model files to check
+    (see :func:`convscope.inspection.service.answer`).
 
     Args:
         settings: Where the store is.
@@ -39,7 +40,7 @@ def inspection_main(settings: Settings, connection: Connection) -> None:
     with native_stderr_silenced():
         from convscope.inspection.requests import LensFailure
         from convscope.inspection.run_models import RunModels
-        from convscope.inspection.service import run_lens_request
+        from convscope.inspection.service import answer
         from convscope.training.jobs import open_store
 
     models = RunModels(open_store(settings))
@@ -54,7 +55,7 @@ def inspection_main(settings: Settings, connection: Connection) -> None:
         if request is None:
             return
         try:
-            reply: tuple[str, object] = ("ok", run_lens_request(models, request))
+            reply: tuple[str, object] = ("ok", answer(models, request))
         except Exception as error:
             if not isinstance(error, _DELIBERATE):
                 traceback.print_exc(file=sys.stderr)

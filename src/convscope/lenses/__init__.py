@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -80,6 +81,7 @@ def compute(
     labels: Any = None,
     masks: Any = None,
     dataset_images: Any = None,
+    recorded: Mapping[str, np.ndarray] | None = None,
     **params: Any,
 ) -> LensResult:
     """Look inside ``model`` with the lens ``name``.
@@ -98,6 +100,8 @@ def compute(
         dataset_images: Images of the model's data (a sample of a few hundred is enough),
             for lenses that use its statistics, such as integrated gradients' dataset-mean
             baseline.
+        recorded: The arrays the Recorder stored at the model's snapshot, for lenses that
+            read them (``layer_health`` takes the update-to-weight ratio from there).
         **params: The lens's parameters (see ``describe(name)[0].params_schema``).
 
     Returns:
@@ -128,8 +132,9 @@ def compute(
         batch,
         targets,
         checked_labels,
-        resolve_masks(masks, batch, lens.needs_masks),
-        resolve_dataset_images(dataset_images, batch),
+        masks=resolve_masks(masks, batch, lens.needs_masks),
+        dataset_images=resolve_dataset_images(dataset_images, batch),
+        recorded=recorded,
     )
     result = lens.compute(model, inputs, parsed)
     if targets is not None:

@@ -15,7 +15,7 @@ runs them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, get_args
 
@@ -44,8 +44,10 @@ LENS_KINDS: tuple[str, ...] = get_args(LensKind)
 
 #: What a lens looks at: ``images`` works on the images it is given (over HTTP: the
 #: chosen probe image, upload or drawing); ``probe_set`` needs a whole labelled set (over
-#: HTTP: the run's probe set and its labels).
-LensScope = Literal["images", "probe_set"]
+#: HTTP: the run's probe set and its labels); ``model`` looks at the model alone (its
+#: layers and weights), and the images it is given only tell the range of values the model
+#: takes (over HTTP: the run's probe set, or the input range an imported model declares).
+LensScope = Literal["images", "probe_set", "model"]
 
 
 class LensParams(BaseModel):
@@ -81,6 +83,9 @@ class LensInputs:
         dataset_images: float32 ``(M, H, W, C)`` images of the model's data (a sample is
             enough), for lenses that use its statistics (a dataset-mean baseline); else None.
             Over HTTP, the run's probe set.
+        recorded: What the Recorder stored at this moment of training (the snapshot's
+            arrays: ``layer_names``, ``layer_update_ratio``...), for lenses that use it;
+            None for a model outside a stored run.
     """
 
     images: np.ndarray
@@ -88,6 +93,7 @@ class LensInputs:
     labels: np.ndarray | None = None
     masks: np.ndarray | None = None
     dataset_images: np.ndarray | None = None
+    recorded: Mapping[str, np.ndarray] | None = None
 
 
 class Lens(ABC):
@@ -99,7 +105,9 @@ class Lens(ABC):
         uses_target: Whether the result explains one class per image (``target``).
         needs_labels: Whether the lens needs the images' true classes (``labels``).
         needs_masks: Whether the lens needs the images' true object masks (``masks``).
-        scope: ``"images"`` or ``"probe_set"`` (see :data:`LensScope`).
+        scope: ``"images"``, ``"probe_set"`` or ``"model"`` (see :data:`LensScope`).
+        uses_record: Whether the lens reads the snapshot's recorded arrays
+            (``inputs.recorded``) when it looks at a stored run.
         example_params: Small parameters that make a quick run (demos, contract tests).
         version: Bumped when the lens's results change, so cached results are recomputed.
     """
@@ -114,6 +122,7 @@ class Lens(ABC):
     needs_labels: ClassVar[bool] = False
     needs_masks: ClassVar[bool] = False
     scope: ClassVar[LensScope] = "images"
+    uses_record: ClassVar[bool] = False
     example_params: ClassVar[dict[str, Any]] = {}
     version: ClassVar[int] = 1
 

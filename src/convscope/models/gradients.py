@@ -366,3 +366,65 @@ def integrated_gradients(
         path_scores = np.asarray(path_scores)
         scores[part], baseline_scores[part] = path_scores[:, -1], path_scores[:, 0]
     return attributions, scores, baseline_scores
+
+
+def channel_gradients(
+    model: keras.Model, x: Any, layer_name: str | None, channel: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One channel's mean activation per image, and its gradient with respect to the image
+    (what feature visualisation climbs).
+
+    For a layer with feature maps, the objective is the channel's activation averaged over
+    every position; for a dense layer, the unit's value; with ``layer_name=None``, one
+    class's logit (a final softmax is looked behind).
+
+    Args:
+        model: A built Keras model.
+        x: A batch of images, as the model takes them.
+        layer_name: The layer, or None for the logits.
+        channel: Index on the layer's last axis: a channel, a unit, or a class.
+
+    Returns:
+        ``(objective, gradient)``: float32 ``(N,)``, and float32 shaped like ``x``.
+
+    Raises:
+        InvalidInput: If ``x``, the layer (``field`` ``"layer"``) or the channel
+            (``"channel"``) do not fit the model.
+
+    References:
+        Erhan, Bengio, Courville, Vincent. "Visualizing Higher-Layer Features of a Deep
+        Network". University of Montreal, 2009.
+    """
+    from convscope.models.inspect import find_layer, logits_model
+
+    images = _as_images(model, x)
+    if layer_name is None:
+        tapped_output = logits_model(model).outputs[0]
+    else:
+        tapped_output = find_layer(model, layer_name).output
+    width = tapped_output.shape[-1]
+    if width is None or not 0 <= channel < width:
+        where = "the logits" if layer_name is None else f"layer {layer_name!r}"
+        raise InvalidInput("channel", f"{where} has channels 0..{(width or 1) - 1}")
+
+    def build() -> Any:
+        tapped = keras.Model(model.inputs[0], tapped_output)
+
+        @tf.function(reduce_retracing=True)
+        def step(inputs: tf.Tensor, channel: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                outputs = tf.gather(tapped(inputs, training=False), channel, axis=-1)
+                rank = len(outputs.shape)
+                objective = (
+                    tf.reduce_mean(outputs, axis=list(range(1, rank))) if rank > 1 else outputs
+                )
+                total = tf.reduce_sum(objective)
+            gradient = tape.gradient(total, inputs)
+            return objective, tf.zeros_like(inputs) if gradient is None else gradient
+
+        return step
+
+    step = _compiled(model, ("channel", layer_name), build)
+    objective, gradient = step(tf.constant(images), tf.constant(channel, tf.int32))
+    return np.asarray(objective, np.float32), np.asarray(gradient, np.float32)

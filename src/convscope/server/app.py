@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 import convscope
 from convscope.config import Settings
+from convscope.datasets.uploaded import use_directory
 from convscope.inspection.pool import InspectionPool
 from convscope.server.cache import LRUCache
 from convscope.server.errors import add_exception_handlers
@@ -31,10 +32,12 @@ from convscope.server.routes import (
     events,
     health,
     lenses,
+    models,
     probe,
     runs,
     snapshots,
     sweeps,
+    uploads,
 )
 from convscope.store import Store
 from convscope.training.executor import check_executor_kind
@@ -171,8 +174,10 @@ def create_app(
     app.state.cache = LRUCache()
 
     add_exception_handlers(app)
+    # The datasets users uploaded to this store are listed and trained like the others.
+    use_directory(store.datasets_dir)
     routers = (health, datasets, architectures, runs, events, snapshots, probe, lenses, sweeps)
-    for module in routers:
+    for module in (*routers, uploads, models):
         app.include_router(module.router, prefix="/api")
     _add_static(app, static_dir or STATIC_DIR)
     return app

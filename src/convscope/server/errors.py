@@ -21,9 +21,12 @@ from convscope.errors import (
     DataUnavailable,
     InvalidInput,
     InvalidTransition,
+    LimitExceeded,
     NotFound,
+    PayloadTooLarge,
     StoreError,
     UnsafeModel,
+    UnsupportedFormat,
 )
 from convscope.inspection.requests import InspectionUnavailable, LensFailed
 
@@ -94,6 +97,29 @@ def _invalid_input(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+def _limit_exceeded(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LimitExceeded)
+    loc = ["body", *(int(p) if p.isdigit() else p for p in exc.field.split("."))]
+    detail = [
+        {
+            "loc": loc,
+            "msg": exc.reason,
+            "type": "limit_exceeded",
+            "limit": exc.limit,
+            "maximum": exc.maximum,
+        }
+    ]
+    code = 413 if isinstance(exc, PayloadTooLarge) else 422
+    return JSONResponse({"detail": detail}, status_code=code)
+
+
+def _unsupported_format(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnsupportedFormat)
+    loc = ["body", *exc.field.split(".")]
+    detail = [{"loc": loc, "msg": exc.reason, "type": "unsupported_format"}]
+    return JSONResponse({"detail": detail}, status_code=415)
+
+
 def _data_unavailable(_: Request, exc: Exception) -> JSONResponse:
     detail = [{"loc": ["body", "dataset"], "msg": str(exc), "type": "value_error"}]
     return JSONResponse({"detail": detail}, status_code=422)
@@ -115,6 +141,8 @@ def add_exception_handlers(app: FastAPI) -> None:
     """Register every handler on ``app`` (lookups follow the exception's class hierarchy)."""
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(LimitExceeded, _limit_exceeded)
+    app.add_exception_handler(UnsupportedFormat, _unsupported_format)
     app.add_exception_handler(DataUnavailable, _data_unavailable)
     app.add_exception_handler(NotFound, _plain(404))
     app.add_exception_handler(InvalidTransition, _plain(409))

@@ -233,8 +233,9 @@ class LensOut(BaseModel):
     references: list[str]
     uses_target: bool = Field(description="whether the result explains one class (target)")
     needs_labels: bool
-    scope: Literal["images", "probe_set"] = Field(
-        description="images: looks at the chosen image; probe_set: at the run's probe set"
+    scope: Literal["images", "probe_set", "model"] = Field(
+        description="images: looks at the chosen image; probe_set: at the run's probe set; "
+        "model: at the model alone (its layers and weights)"
     )
 
 
@@ -244,6 +245,15 @@ class ProbeImageRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     probe: int = Field(ge=0, le=1_000_000)
+
+
+class UploadImageRef(BaseModel):
+    """An image uploaded with ``POST /api/uploads/images``, by its id; it is converted to
+    the model's input shape (the conversion is reported in the result's ``meta.image``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upload: str = Field(pattern=r"^[0-9a-f]{16}$", description="the id the upload returned")
 
 
 #: Largest side of a drawn image, in pixels.
@@ -271,17 +281,19 @@ def _image_kind(value: Any) -> str | None:
     # The key a client gives says which kind of image it means, so that a mistake is
     # reported against that kind only.
     if isinstance(value, dict):
-        kinds = {"probe": "ProbeImageRef", "pixels": "PixelsImage"}
+        kinds = {"probe": "ProbeImageRef", "pixels": "PixelsImage", "upload": "UploadImageRef"}
         return next((kind for key, kind in kinds.items() if key in value), None)
     return type(value).__name__
 
 
 ImageRef = Annotated[
-    Annotated[ProbeImageRef, Tag("ProbeImageRef")] | Annotated[PixelsImage, Tag("PixelsImage")],
+    Annotated[ProbeImageRef, Tag("ProbeImageRef")]
+    | Annotated[PixelsImage, Tag("PixelsImage")]
+    | Annotated[UploadImageRef, Tag("UploadImageRef")],
     Discriminator(
         _image_kind,
         custom_error_type="image_kind",
-        custom_error_message="give {probe: index} or {pixels: [[...]]}",
+        custom_error_message="give {probe: index}, {upload: id} or {pixels: [[...]]}",
     ),
 ]
 
@@ -298,7 +310,8 @@ class LensRequestBody(BaseModel):
     )
     image: ImageRef | None = Field(
         default=None,
-        description="the image, for lenses of scope 'images': {probe: i} or {pixels: [[...]]}",
+        description="the image, for lenses of scope 'images': {probe: i}, {upload: id} or "
+        "{pixels: [[...]]}",
     )
     target: Literal["predicted"] | Annotated[int, Field(ge=0)] = Field(
         default="predicted", description="the class to explain: 'predicted' or a class index"
@@ -313,3 +326,11 @@ class LensOutput(BaseModel):
     kind: str
     arrays: dict[str, ArrayPayload]
     meta: dict[str, Any]
+
+
+class UploadedImage(BaseModel):
+    """An uploaded image: its id (for ``{"image": {"upload": id}}``) and its size."""
+
+    id: str
+    width: int
+    height: int

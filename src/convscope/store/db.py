@@ -18,12 +18,13 @@ from .runs import RunsMixin
 from .schema import ensure_schema
 from .snapshots import SnapshotsMixin
 from .sweeps import SweepsMixin
+from .uploads import UploadsMixin
 
 #: File name of the SQLite database inside the store directory.
 DATABASE_FILE = "convscope.db"
 
 
-class Store(SweepsMixin, RunsMixin, SnapshotsMixin, EventsMixin, ResultsMixin):
+class Store(SweepsMixin, RunsMixin, SnapshotsMixin, EventsMixin, ResultsMixin, UploadsMixin):
     """Runs, sweeps, snapshots, training curves and events, in SQL; arrays in files beside it.
 
     Safe to share between threads, and to open at the same time from several processes

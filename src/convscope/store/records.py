@@ -23,7 +23,7 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
     "running": frozenset({"done", "failed", "cancelled", "interrupted"}),
 }
 #: Where a run was started from.
-SOURCES: tuple[str, ...] = ("cli", "web", "notebook")
+SOURCES: tuple[str, ...] = ("cli", "web", "notebook", "imported")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class RunRecord:
         id: 12 lowercase hexadecimal characters.
         name: Optional label chosen by the user.
         status: One of ``RUN_STATUSES``.
-        source: ``"cli"``, ``"web"`` or ``"notebook"``.
+        source: ``"cli"``, ``"web"``, ``"notebook"`` or ``"imported"`` (a model file).
         config: The run configuration (JSON-compatible).
         class_names: Names of the classes, once known.
         created_at: When the run was created (UTC).

@@ -100,7 +100,7 @@ class RunsMixin(StoreBase):
 
         Args:
             config: The run configuration, JSON-compatible.
-            source: ``"cli"``, ``"web"`` or ``"notebook"``.
+            source: ``"cli"``, ``"web"``, ``"notebook"``, or ``"imported"`` (a model file).
             name: Optional label.
             status: Initial status; ``"running"`` for a run trained in a notebook.
             class_names: Names of the classes, if already known.

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from convscope.datasets import Dataset, load_dataset
+from convscope.datasets.uploaded import use_directory
 from convscope.errors import ConvscopeError
 from convscope.models.build import build_model
 from convscope.store import RunRecord, Store
@@ -164,6 +165,7 @@ def train_run(
         store.set_status(run_id, "running")
     store.update_run(run_id, worker_pid=os.getpid())
     try:
+        use_directory(store.datasets_dir)  # a dataset uploaded since this process started
         config = RunConfig.model_validate(run.config)
         dataset, model = prepare(config, data_dir=data_dir)
         recorder = Recorder(

@@ -16,12 +16,13 @@ export interface LensInfo {
   references: string[];
   uses_target: boolean;
   needs_labels: boolean;
-  /** `images`: looks at the chosen image; `probe_set`: at the run's whole probe set. */
-  scope: "images" | "probe_set";
+  /** `images`: looks at the chosen image; `probe_set`: at the run's whole probe set;
+   * `model`: at the model alone (its layers and weights). */
+  scope: "images" | "probe_set" | "model";
 }
 
-/** The image a lens looks at: a probe image by position, or pixel rows (0..255). */
-export type ImageRef = { probe: number } | { pixels: number[][] | number[][][] };
+/** The image a lens looks at: a probe image by position, pixel rows (0..255), or an upload. */
+export type ImageRef = { probe: number } | { pixels: number[][] | number[][][] } | { upload: string };
 
 /** The body of POST /api/runs/{id}/lenses/{name}. */
 export interface LensRequest {

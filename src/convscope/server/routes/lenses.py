@@ -17,12 +17,19 @@ from fastapi import APIRouter
 
 import convscope
 from convscope import lenses
+from convscope.config import Settings
 from convscope.errors import InvalidInput, NotFound
-from convscope.inspection.images import pixel_scale, pixels_to_images, probe_model_inputs
+from convscope.inspection.images import (
+    input_shape_of,
+    pixels_to_images,
+    probe_model_inputs,
+    run_pixel_scale,
+    upload_to_images,
+)
 from convscope.inspection.requests import InspectionUnavailable, LensReply, LensRequest
 from convscope.lenses.base import Lens
 from convscope.server.cache import LRUCache
-from convscope.server.deps import CacheDep, InspectionDep, StoreDep
+from convscope.server.deps import CacheDep, InspectionDep, SettingsDep, StoreDep
 from convscope.server.encoding import encode_array, json_safe
 from convscope.server.schemas import (
     ArrayPayload,
@@ -31,6 +38,7 @@ from convscope.server.schemas import (
     LensRequestBody,
     PixelsImage,
     ProbeImageRef,
+    UploadImageRef,
 )
 from convscope.store import RunRecord, Store
 
@@ -96,22 +104,18 @@ def _probe(store: Store, cache: LRUCache, run_id: str) -> dict[str, np.ndarray]:
     return cache.get_or_compute((run_id, "probe_arrays"), load)
 
 
-def _image_shape(run: RunRecord, probe: dict[str, np.ndarray]) -> tuple[int, int, int]:
-    if "images" in probe:
-        _, height, width, channels = probe["images"].shape
-        return int(height), int(width), int(channels)
-    shape = run.config.get("input_shape")
-    if isinstance(shape, list) and len(shape) == 3:
-        return int(shape[0]), int(shape[1]), int(shape[2])
-    raise NotFound(f"run {run.id} records neither a probe set nor an input shape")
-
-
 def _images(
-    store: Store, cache: LRUCache, run: RunRecord, image: ProbeImageRef | PixelsImage | None
-) -> np.ndarray:
+    store: Store,
+    cache: LRUCache,
+    settings: Settings,
+    run: RunRecord,
+    image: ProbeImageRef | PixelsImage | UploadImageRef | None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The image as the run's model takes it, and for an upload how it was converted."""
     if image is None:
         raise InvalidInput(
-            "image", "this lens looks at one image: give {probe: i} or {pixels: [[...]]}"
+            "image",
+            "this lens looks at one image: give {probe: i}, {upload: id} or {pixels: [[...]]}",
         )
     probe = _probe(store, cache, run.id)
     if isinstance(image, ProbeImageRef):
@@ -122,14 +126,16 @@ def _images(
             raise InvalidInput(
                 "image.probe", f"the probe set has {len(inputs)} images (0..{len(inputs) - 1})"
             )
-        return inputs[image.probe : image.probe + 1]
-    scale = pixel_scale(probe) if probe else 1.0
-    return pixels_to_images(image.pixels, _image_shape(run, probe), scale)
+        return inputs[image.probe : image.probe + 1], {}
+    shape, scale = input_shape_of(run.config, probe), run_pixel_scale(run.config, probe)
+    if isinstance(image, UploadImageRef):
+        data = store.upload_image(image.upload)
+        images, conversion = upload_to_images(data, shape, scale, settings.max_image_pixels)
+        return images, {"image": conversion}
+    return pixels_to_images(image.pixels, shape, scale), {}
 
 
-def _masks(
-    store: Store, cache: LRUCache, run_id: str, image: ProbeImageRef | PixelsImage | None
-) -> np.ndarray | None:
+def _masks(store: Store, cache: LRUCache, run_id: str, image: object) -> np.ndarray | None:
     """The true object mask of a probe image, where the run records masks (shapes)."""
     if not isinstance(image, ProbeImageRef):
         return None
@@ -185,16 +191,21 @@ def run_lens(
     body: LensRequestBody,
     store: StoreDep,
     cache: CacheDep,
+    settings: SettingsDep,
     inspection: InspectionDep,
 ) -> LensOutput:
     """Run the lens ``name`` on the run's model at a snapshot (or several), on one image
-    (probe image or drawing) or on the probe set, for a target class."""
+    (probe image, upload or drawing), on the probe set, or on the model alone."""
     lens = _lens(name)
     params = _params(lens, body.params)
     run = store.get_run(run_id)
     snapshots = _snapshots(store, run_id, body.snapshot)
-    images = _images(store, cache, run, body.image) if lens.scope == "images" else None
-    masks = _masks(store, cache, run_id, body.image) if lens.scope == "images" else None
+    images: np.ndarray | None = None
+    masks: np.ndarray | None = None
+    image_meta: dict[str, Any] = {}
+    if lens.scope == "images":
+        images, image_meta = _images(store, cache, settings, run, body.image)
+        masks = _masks(store, cache, run_id, body.image)
     key = _cache_key(lens, run_id, snapshots, body, params)
     cached = store.read_lens_result(run_id, key) if key is not None else None
     if cached is not None:
@@ -210,7 +221,11 @@ def run_lens(
         if key is not None:
             store.write_lens_result(run_id, key, reply.arrays, json_safe(reply.meta))
     epochs = {record.index: record.epoch for record in store.list_snapshots(run_id)}
-    meta = {**json_safe(reply.meta), "epochs": [epochs[index] for index in snapshots]}
+    meta = {
+        **json_safe(reply.meta),
+        **image_meta,
+        "epochs": [epochs[index] for index in snapshots],
+    }
     return LensOutput(
         lens=lens.name,
         kind=lens.kind,
