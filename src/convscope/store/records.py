@@ -44,6 +44,7 @@ class RunRecord:
         error: Why it failed or was interrupted.
         versions: Library versions it was trained with.
         worker_pid: Process id of the process training it.
+        worker_host: Name of the machine of that process.
         cancel_requested: Whether a user asked to cancel it.
         num_snapshots: How many snapshots it has.
         progress: Last known ``{"epoch", "step", "steps_per_epoch", "epochs"}``.
@@ -65,6 +66,7 @@ class RunRecord:
     cancel_requested: bool
     num_snapshots: int
     progress: dict[str, Any] | None
+    worker_host: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -211,6 +213,7 @@ def run_from_row(row: Mapping[Any, Any]) -> RunRecord:
         cancel_requested=bool(row["cancel_requested"]),
         num_snapshots=int(row["num_snapshots"] or 0),
         progress=loads(row["progress"]),
+        worker_host=row["worker_host"],
     )
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 from convscope.errors import StoreError
 
 #: Version of the schema that this code writes. Bump it and add a migration together.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -84,6 +84,8 @@ runs = Table(
     Column("error", Text),
     Column("versions", Text),
     Column("worker_pid", Integer),
+    # The machine of worker_pid: a process id can only be checked on its own machine.
+    Column("worker_host", String(255)),
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("progress", Text),
     Index("ix_runs_status_seq", "status", "seq"),
@@ -129,8 +131,14 @@ events = Table(
 
 Migration = Callable[[Connection], None]
 
+
+def _add_worker_host(conn: Connection) -> None:
+    """Version 2: runs record the host of their training process beside its pid."""
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN worker_host VARCHAR(255)")
+
+
 #: ``MIGRATIONS[v]`` upgrades a database from version ``v - 1`` to version ``v``.
-MIGRATIONS: dict[int, Migration] = {}
+MIGRATIONS: dict[int, Migration] = {2: _add_worker_host}
 
 _VERSION_KEY = "schema_version"
 
