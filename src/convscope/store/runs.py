@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Mapping
@@ -36,6 +37,9 @@ _ATTEMPTS = 5
 _INTERRUPTED_MESSAGE = "the worker process stopped before the run finished"
 _GONE_MESSAGE = "the process training it (pid {pid}) ended before the run finished"
 _MAX_NAME = 200
+_ID_PREFIX = re.compile(r"[0-9a-f]{1,12}")
+#: Runs named in the message of an ambiguous id prefix.
+_MATCHES_LISTED = 10
 
 
 def _check_name(name: object) -> str | None:
@@ -126,6 +130,46 @@ class RunsMixin(StoreBase):
         with self._read() as conn:
             run = self._fetch_run(conn, run_id)
         return self.interrupt_if_gone([run])[0]
+
+    def find_run(self, prefix: str) -> RunRecord:
+        """The one run whose id starts with ``prefix``, as git resolves a short commit id.
+
+        Args:
+            prefix: A whole run id, or its first characters.
+
+        Returns:
+            The run.
+
+        Raises:
+            NotFound: No run id starts with ``prefix``.
+            InvalidInput: Several do (field ``run_id``); the message lists them.
+        """
+        text = prefix.strip().lower() if isinstance(prefix, str) else ""
+        if not _ID_PREFIX.fullmatch(text):
+            raise NotFound(f"no run with id {prefix!r}: run ids are 12 hexadecimal characters")
+        runs = schema.runs
+        with self._read() as conn:
+            rows = conn.execute(
+                run_select()
+                .where(runs.c.id.startswith(text, autoescape=True))
+                .order_by(runs.c.seq.desc())
+                .limit(_MATCHES_LISTED + 1)
+            ).all()
+        matches = self.interrupt_if_gone([run_from_row(row._mapping) for row in rows])
+        if not matches:
+            raise NotFound(f"no run with id starting with {text!r}")
+        if len(matches) > 1:
+            listed = "; ".join(
+                f"{run.id} ({run.status}, {run.config.get('dataset', '?')}, "
+                f"{run.created_at:%Y-%m-%d %H:%M})"
+                for run in matches[:_MATCHES_LISTED]
+            )
+            more = " and more" if len(matches) > _MATCHES_LISTED else ""
+            raise InvalidInput(
+                "run_id",
+                f"{text!r} is the start of several run ids: {listed}{more}; give more characters",
+            )
+        return matches[0]
 
     def list_runs(self) -> list[RunRecord]:
         """Return every run, newest first (runs whose process is gone marked interrupted)."""
