@@ -3,6 +3,7 @@ export type Route =
   | { name: "run"; id: string; query: URLSearchParams }
   | { name: "runs"; query: URLSearchParams }
   | { name: "compare"; ids: string[]; query: URLSearchParams }
+  | { name: "docs"; page: string; query: URLSearchParams }
   | { name: "notfound"; path: string; query: URLSearchParams };
 
 /** Parses `#/path?query` into a route. */
@@ -15,6 +16,7 @@ export function parseHash(hash: string): Route {
   if (parts.length === 0) return { name: "playground", query };
   if (parts[0] === "runs" && parts.length === 1) return { name: "runs", query };
   if (parts[0] === "runs" && parts.length === 2) return { name: "run", id: parts[1], query };
+  if (parts[0] === "docs" && parts.length === 2) return { name: "docs", page: parts[1], query };
   if (parts[0] === "compare" && parts.length === 1) {
     const ids = (query.get("ids") ?? "")
       .split(",")
