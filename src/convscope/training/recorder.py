@@ -10,6 +10,7 @@ The run then sits in the store beside the runs trained by the CLI or the web app
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -162,7 +163,10 @@ class Recorder(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         model = self.model
-        # Keras calls this at every fit: everything about the previous fit starts afresh.
+        # Keras calls this at every fit: everything about the previous fit starts afresh,
+        # after what an interrupted fit had captured is written.
+        with contextlib.suppress(Exception):
+            self.close()
         self.stop_requested = False
         self.last_metrics = None
         num_classes = int(model.outputs[0].shape[-1])
