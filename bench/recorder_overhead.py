@@ -13,11 +13,12 @@ epoch, then every quarter epoch) and evaluation set (2,000 validation images):
 
 The variants alternate, each on the same model, several times in one run; the script
 prints images/s for each, their ratio to bare fit (goal: >= 0.95) and the ratio of CPU
-seconds. ``--inline`` adds a third variant whose snapshots are measured on the training
-thread, to show what measuring them beside training saves.
+seconds. ``--per-epoch 2,4`` records with each number of snapshots per epoch side by side
+(the length of the film against its cost); ``--inline`` adds a variant whose snapshots
+are measured on the training thread, to show what measuring them beside training saves.
 
     python bench/recorder_overhead.py [--experiments default,val2000,val10000] [--rounds 3]
-                                      [--inline]
+                                      [--per-epoch 4] [--inline]
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 import convscope  # noqa: F401  (selects the TensorFlow backend)
 from convscope.datasets import Dataset, dataset_info
 from convscope.store import Store
-from convscope.training.config import RunConfig
+from convscope.training.config import DEFAULT_SNAPSHOTS_PER_EPOCH, RunConfig
 from convscope.training.recorder import Recorder
 from convscope.training.runner import prepare
 
@@ -92,7 +93,7 @@ def timed_fit(
     return time.perf_counter() - start, time.process_time() - cpu_start
 
 
-def compare(experiment: Experiment, rounds: int, *, inline: bool) -> None:
+def compare(experiment: Experiment, rounds: int, *, per_epoch: list[int], inline: bool) -> None:
     """Alternate bare and recorded fits of one experiment; print their ratios."""
     name = "fashion_mnist" if dataset_info("fashion_mnist").available else "shapes"
     fashion = name == "fashion_mnist"
@@ -113,31 +114,38 @@ def compare(experiment: Experiment, rounds: int, *, inline: bool) -> None:
         f"small_cnn {model.count_params()} parameters, batch size {config.batch_size}"
     )
     fit_kwargs = {"keras_validation": experiment.keras_validation}
-    variants = {"bare": None, "recorded": True, **({"inline": False} if inline else {})}
+    # Each variant: None for bare fit, else (snapshots per epoch, measured in background).
+    variants: dict[str, tuple[int, bool] | None] = {"bare": None}
+    for count in per_epoch:
+        variants[f"{count}/epoch"] = (count, True)
+    if inline:
+        variants[f"{per_epoch[-1]}/epoch inline"] = (per_epoch[-1], False)
     walls: dict[str, list[float]] = {key: [] for key in variants}
     cpus: dict[str, list[float]] = {key: [] for key in variants}
     # One model throughout: its training function is compiled once, so each round times
     # training alone; every recorded round pays the Recorder's own set-up, as a user's fit
     # call does. The weights keep training, which changes no cost.
     timed_fit(model, dataset, 1, None, **fit_kwargs)
-    snapshots = evaluated = 0
+    snapshots: dict[str, int] = {}
+    evaluated = 0
     with tempfile.TemporaryDirectory() as directory:
         store = Store(directory)
         for round_number in range(rounds):
-            for key, background in variants.items():
+            for key, variant in variants.items():
                 recorder = None
-                if background is not None:
+                if variant is not None:
                     recorder = Recorder(
                         store,
                         (dataset.x_test, dataset.y_test),
                         class_names=dataset.class_names,
-                        background=background,
+                        snapshots_per_epoch=variant[0],
+                        background=variant[1],
                     )
                 wall, cpu = timed_fit(model, dataset, config.epochs, recorder, **fit_kwargs)
                 walls[key].append(wall)
                 cpus[key].append(cpu)
-                if recorder is not None and background:
-                    snapshots, evaluated = recorder.snapshot_count, recorder.eval_size
+                if recorder is not None:
+                    snapshots[key], evaluated = recorder.snapshot_count, recorder.eval_size
             print(
                 f"  round {round_number + 1}: "
                 + ", ".join(f"{key} {images / walls[key][-1]:,.0f} images/s" for key in variants)
@@ -145,19 +153,19 @@ def compare(experiment: Experiment, rounds: int, *, inline: bool) -> None:
         store.close()
     bare = images / statistics.median(walls["bare"])
     print(
-        f"  median: bare fit {bare:,.0f} images/s; the Recorder takes {snapshots} snapshots, "
-        f"each measuring {evaluated} validation images"
+        f"  median: bare fit {bare:,.0f} images/s; every snapshot measures {evaluated} "
+        "validation images"
     )
-    for key in variants:
-        if key == "bare":
+    for key, variant in variants.items():
+        if variant is None:
             continue
         ratios = sorted(b / r for b, r in zip(walls["bare"], walls[key], strict=True))
         recorded = images / statistics.median(walls[key])
         cpu_ratio = statistics.median(cpus["bare"]) / statistics.median(cpus[key])
-        where = "beside training" if key == "recorded" else "on the training thread"
+        where = "beside training" if variant[1] else "on the training thread"
         print(
-            f"  [{experiment.name}] snapshots measured {where}: {recorded:,.0f} images/s, "
-            f"ratio to bare {recorded / bare:.3f} of the medians, "
+            f"  [{experiment.name}] {key}, {snapshots[key]} snapshots measured {where}: "
+            f"{recorded:,.0f} images/s, ratio to bare {recorded / bare:.3f} of the medians, "
             f"{ratios[len(ratios) // 2]:.3f} median of the rounds (goal >= 0.95); "
             f"ratio of CPU time bare/recorded {cpu_ratio:.3f}"
         )
@@ -172,10 +180,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", default="default,val2000,val10000")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--per-epoch",
+        default=str(DEFAULT_SNAPSHOTS_PER_EPOCH),
+        help="snapshots per epoch to compare, e.g. 2,4",
+    )
     parser.add_argument("--inline", action="store_true", help="also measure inline snapshots")
     args = parser.parse_args()
+    per_epoch = [int(value) for value in args.per_epoch.split(",")]
     for key in args.experiments.split(","):
-        compare(EXPERIMENTS[key.strip()], args.rounds, inline=args.inline)
+        compare(EXPERIMENTS[key.strip()], args.rounds, per_epoch=per_epoch, inline=args.inline)
 
 
 if __name__ == "__main__":

@@ -142,4 +142,4 @@ def test_labels_and_help_read_plainly(page: Page) -> None:
     expect(flips).to_contain_text("Random horizontal flips")
     expect(flips).to_contain_text("mirrored")
     expect(page.locator(".trainbar")).to_contain_text("1 epoch ·")
-    expect(page.get_by_test_id("field-snapshots_per_epoch-input")).to_have_value("4")
+    expect(page.get_by_test_id("field-snapshots_per_epoch-input")).to_have_value("2")

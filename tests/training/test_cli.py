@@ -80,7 +80,7 @@ def test_runs_and_show_list_a_recorded_run_and_bad_input_loses_nothing(
     assert [run["id"] for run in runs] == [summary["run_id"]]
     assert main(["show", summary["run_id"], "--store", store_dir, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert len(shown["snapshots"]) == 13 and shown["snapshots"][-1]["epoch"] == 3.0
+    assert len(shown["snapshots"]) == 8 and shown["snapshots"][-1]["epoch"] == 3.0
     assert main(["show", summary["run_id"], "--store", store_dir]) == 0
     assert "val acc" in capsys.readouterr().out
     assert main(["show", "0123456789ab", "--store", store_dir]) == 2

@@ -52,10 +52,9 @@ def test_recorder_in_a_plain_user_script_with_a_sequential_softmax_model(tmp_pat
     assert run.config["optimizer"] == "adam" and run.config["learning_rate"] == 0.001
     assert run.config["model"] == "sequential" and run.config["epochs"] == 2
     snapshots = store.list_snapshots(run_id)
-    # 1,400 images in batches of 32: 44 steps; snapshots after batches 6, 11, 22 and 33,
-    # then every quarter of the second epoch.
-    quarters = [11 / 44, 22 / 44, 33 / 44, 1.0]
-    assert [s.epoch for s in snapshots] == [6 / 44, *quarters, *[1 + q for q in quarters]]
+    # 1,400 images in batches of 32: 44 steps; snapshots after batches 6, 11 and 22 of the
+    # first epoch, then every half epoch.
+    assert [s.epoch for s in snapshots] == [6 / 44, 11 / 44, 22 / 44, 1.0, 1 + 22 / 44, 2.0]
     probe = store.read_run_arrays(run_id, "probe")
     # Float inputs in [0, 1] are kept for re-running the model and shown as uint8.
     assert probe["images"].dtype == np.uint8 and probe["images"].max() > 200
