@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 
-$(STATIC): web/node_modules/.package-lock.json $(WEB_SOURCES)
+$(STATIC): web/node_modules/.package-lock.json $(WEB_SOURCES) $(wildcard docs/*.md)
 	cd web && npm run build
 
 install: $(VENV)/.installed $(STATIC)

@@ -32,6 +32,8 @@ _TRAIN_FLAGS = {
     "augment_flip": "augment_flip",
     "seed": "seed",
     "probe_size": "probe_size",
+    "eval_size": "eval_size",
+    "snapshots_per_epoch": "snapshots_per_epoch",
 }
 
 
@@ -75,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--augment-flip", action="store_true", default=None)
     train.add_argument("--seed", type=int)
     train.add_argument("--probe-size", type=int)
+    train.add_argument("--eval-size", type=int, help="validation images measured at every snapshot")
+    train.add_argument("--snapshots-per-epoch", type=int, help="snapshots in every epoch")
     train.add_argument("--data-dir", help="extra directory searched first for dataset files")
     train.add_argument("--json", action="store_true", help="print one JSON object at the end")
     with_store(train)
@@ -84,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     with_store(runs)
 
     show = sub.add_parser("show", help="show one run and its snapshots")
-    show.add_argument("run_id")
+    show.add_argument("run_id", help="a run id, or its first characters")
     show.add_argument("--json", action="store_true")
     with_store(show)
 
@@ -294,7 +298,7 @@ def _show(args: argparse.Namespace) -> int:
     from convscope.cli_format import run_json, show_run
 
     with _open_store(args) as store:
-        run = store.get_run(args.run_id)
+        run = store.find_run(args.run_id)
         snapshots = store.list_snapshots(run.id)
     if args.json:
         data = run_json(run)

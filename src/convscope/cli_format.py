@@ -61,7 +61,9 @@ def runs_table(runs: list[RunRecord]) -> None:
         _out.print("No runs yet. Train one with: convscope train --dataset digits")
         return
     table = Table(title="Runs")
-    for column in ("id", "status", "dataset", "arch", "snapshots", "val acc", "created"):
+    # Whole ids, never cut: they are what `convscope show` takes (or their first characters).
+    table.add_column("id", no_wrap=True, min_width=12)
+    for column in ("status", "dataset", "arch", "snapshots", "val acc", "created"):
         table.add_column(column)
     for run in runs:
         metrics = run.final_metrics or {}
@@ -73,7 +75,7 @@ def runs_table(runs: list[RunRecord]) -> None:
             arch if isinstance(arch, str) else "custom",
             str(run.num_snapshots),
             _metric(metrics.get("val_accuracy")),
-            run.created_at.strftime("%Y-%m-%d %H:%M"),
+            run.created_at.strftime("%m-%d %H:%M"),
         )
     _out.print(table)
 
@@ -103,12 +105,14 @@ def show_run(run: RunRecord, snapshots: list[SnapshotRecord]) -> None:
 
 
 def run_summary(run: RunRecord, store_root: Path) -> None:
-    """The closing lines of ``convscope train``."""
+    """The closing lines of ``convscope train``: the result on stdout, the hint on stderr."""
     metrics = run.final_metrics or {}
-    _err.print(
+    # Plain print: a pipe gets the one line, without terminal markup or wrapping.
+    print(
         f"Run {run.id}: {run.status}, {run.num_snapshots} snapshots, "
         f"val accuracy {_metric(metrics.get('val_accuracy'))}, "
-        f"val loss {_metric(metrics.get('val_loss'))}"
+        f"val loss {_metric(metrics.get('val_loss'))}",
+        flush=True,
     )
     _err.print(f"Stored in {store_root}. See it with: convscope show {run.id}")
 
@@ -160,8 +164,15 @@ class TrainingProgress:
         elif kind == "snapshot":
             m = payload["metrics"]
             self.progress.console.print(
-                f"snapshot {payload['index']} at epoch {payload['epoch']:.3g}: "
+                f"snapshot {payload['index']} at step {payload['step']} "
+                f"(epoch {payload['epoch']:.2f}): "
                 f"val accuracy {_metric(m['val_accuracy'])}, val loss {_metric(m['val_loss'])}"
+            )
+        elif kind == "probe":
+            self.progress.console.print(
+                f"following {payload['count']:,} probe images; every snapshot measures "
+                f"{payload['evaluated']:,} of the {payload['validation_size']:,} "
+                "validation images"
             )
         elif kind == "warning":
             self.progress.console.print(f"[yellow]warning:[/] {payload['message']}")

@@ -111,11 +111,42 @@ def test_unavailable_dataset_is_disabled_with_its_reason(page: Page) -> None:
     expect(page.get_by_test_id("dataset-upload")).to_contain_text("one folder of PNG or JPEG")
 
 
-def test_server_422_is_shown_at_its_field(page: Page) -> None:
+def test_block_order_is_checked_in_the_form_in_the_words_of_the_server(page: Page) -> None:
     page.goto("/#/?dataset=digits&arch=small_cnn&epochs=1&probe=50")
     blocks = page.get_by_test_id("arch-editor").locator("li[data-type]")
     expect(blocks).to_have_count(SMALL_CNN_BLOCKS)
+    # Blocks carry the numbers the messages use.
+    for index in range(SMALL_CNN_BLOCKS):
+        expect(page.get_by_test_id(f"block-{index}-number")).to_have_text(str(index))
     page.get_by_test_id("add-conv").click()
+    error = page.get_by_test_id(f"block-{SMALL_CNN_BLOCKS}-error")
+    expect(error).to_be_visible()
+    expect(page.get_by_test_id("train-button")).to_be_disabled()
+
+    # The server refuses the same block list with the same words.
+    types = ("conv", "pool", "conv", "pool", "flatten", "dropout", "dense", "conv")
+    arch = {"name": "custom", "blocks": [{"type": t} for t in types]}
+    answer = page.request.post("/api/runs", data={"dataset": "digits", "epochs": 1, "arch": arch})
+    assert answer.status == 422
+    assert error.inner_text() == answer.json()["detail"][0]["msg"].removeprefix("Value error, ")
+
+
+def test_server_422_is_shown_at_its_field(page: Page) -> None:
+    # The form cannot know the size of the test set; the server says it at the field.
+    page.goto("/#/?dataset=digits&arch=small_cnn&epochs=1&probe=5000")
     page.get_by_test_id("train-button").click()
-    expect(page.get_by_test_id(f"block-{SMALL_CNN_BLOCKS}-error")).to_contain_text("image-shaped")
+    expect(page.get_by_test_id("field-probe_size-error")).to_contain_text(
+        "larger than the test set"
+    )
     expect(page).to_have_url(re.compile(r"#/\?"))
+
+
+def test_labels_and_help_read_plainly(page: Page) -> None:
+    page.goto("/#/?dataset=digits&arch=small_cnn&epochs=1")
+    # Sentence case, like every other label; the help of a checkbox adds to its label.
+    expect(page.get_by_test_id("block-0-kernel_size")).to_contain_text("Kernel size")
+    flips = page.get_by_test_id("field-augment_flip")
+    expect(flips).to_contain_text("Random horizontal flips")
+    expect(flips).to_contain_text("mirrored")
+    expect(page.locator(".trainbar")).to_contain_text("1 epoch ·")
+    expect(page.get_by_test_id("field-snapshots_per_epoch-input")).to_have_value("2")

@@ -70,6 +70,8 @@ def test_create_run_queues_it_with_the_validated_config(api: Api) -> None:
         ({"probe_size": 5000}, "probe_size"),
         ({"train_size": 100_000}, "train_size"),
         ({"snapshot_fractions": [1.5]}, "snapshot_fractions"),
+        ({"snapshots_per_epoch": 0}, "snapshots_per_epoch"),
+        ({"eval_size": 20}, "eval_size"),  # smaller than the 50 probe images
     ],
 )
 def test_invalid_config_is_422_naming_the_field(api: Api, body: dict, field: str) -> None:

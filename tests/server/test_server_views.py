@@ -4,6 +4,7 @@ and its atlas, the timeline, the web app; over a real store, without worker proc
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import textwrap
@@ -71,6 +72,11 @@ def test_architectures_give_presets_block_schemas_and_the_config_form(api: Api) 
     assert {"conv", "pool", "dense", "dropout", "flatten"} <= set(body["block_types"])
     assert "filters" in body["block_types"]["conv"]["properties"]
     assert body["config"]["default"] == RunConfig().to_json_dict()
+    # The order rule of the block list, for the form to check as the server does.
+    order = body["block_order"]
+    assert {"conv", "pool", "flatten"} <= set(order["needs_image"])
+    assert {"dense", "flatten", "global_pool"} <= set(order["makes_vector"])
+    assert "dropout" not in order["needs_image"] + order["makes_vector"]
     assert "learning_rate" in body["config"]["schema"]["properties"]
 
 
@@ -161,6 +167,8 @@ def test_snapshot_payload_for_1000_probe_images_is_small(api: Api) -> None:
 def test_probe_and_atlas(api: Api) -> None:
     run_id = seed_run(api.store)
     probe = api.client.get(f"/api/runs/{run_id}/probe").json()
+    digest = probe.pop("images_digest")
+    assert re.fullmatch(r"[0-9a-f]{24}", digest)
     assert probe == {
         "count": PROBE_COUNT,
         "labels": (np.arange(PROBE_COUNT) % NUM_CLASSES).tolist(),
@@ -170,6 +178,8 @@ def test_probe_and_atlas(api: Api) -> None:
         "channels": 1,
         "columns": 4,  # ceil(sqrt(12))
         "atlas_url": f"/api/runs/{run_id}/probe/atlas.png",
+        "evaluated": None,  # recorded before the evaluation set was
+        "validation_size": None,
     }
     response = api.client.get(probe["atlas_url"])
     assert response.status_code == 200
@@ -282,3 +292,26 @@ def test_server_process_never_imports_tensorflow(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_probe_digest_tells_equal_probe_sets_apart_and_reports_the_evaluation(
+    api: Api,
+) -> None:
+    first, second, third = (seed_run(api.store) for _ in range(3))
+    labels = np.arange(PROBE_COUNT, dtype=np.int64) % NUM_CLASSES
+    other_images = probe_images()[::-1].copy()
+    api.store.write_run_arrays(
+        third,
+        "probe",
+        {
+            "indices": np.arange(PROBE_COUNT),
+            "images": other_images,
+            "labels": labels,
+            "eval_indices": np.arange(40),
+            "validation_size": np.array(500),
+        },
+    )
+    probes = [api.client.get(f"/api/runs/{run}/probe").json() for run in (first, second, third)]
+    assert probes[0]["images_digest"] == probes[1]["images_digest"]
+    assert probes[2]["images_digest"] != probes[0]["images_digest"]
+    assert (probes[2]["evaluated"], probes[2]["validation_size"]) == (40, 500)

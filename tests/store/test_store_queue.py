@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from pathlib import Path
 
@@ -10,6 +11,10 @@ from convscope.store import Store
 
 RUNS = 12
 WORKERS = 4
+#: Made-up worker pids are recorded on another machine, which this one never judges.
+ELSEWHERE = "another-machine"
+#: Above Linux's largest pid_max: never a live process.
+NEVER_ALIVE = 2**22 + 12345
 
 
 def _claim_until_empty(root: str, url: str | None, worker_pid: int, start: object) -> list[str]:
@@ -18,7 +23,7 @@ def _claim_until_empty(root: str, url: str | None, worker_pid: int, start: objec
     try:
         start.wait()  # type: ignore[attr-defined]
         claimed = []
-        while (run := store.claim_next_queued(worker_pid)) is not None:
+        while (run := store.claim_next_queued(worker_pid, worker_host=ELSEWHERE)) is not None:
             assert run.status == "running" and run.worker_pid == worker_pid
             claimed.append(run.id)
         return claimed
@@ -86,18 +91,21 @@ def test_claim_takes_the_oldest_queued_run(store: Store) -> None:
 def test_orphans_are_marked_interrupted(store: Store) -> None:
     alive = store.create_run({}, source="cli").id
     dead = store.create_run({}, source="cli").id
+    elsewhere = store.create_run({}, source="cli").id
     queued = store.create_run({}, source="cli").id
     notebook = store.create_run({}, source="notebook", status="running").id
-    store.claim_next_queued(111)
-    store.claim_next_queued(222)
-    assert store.get_run(alive).worker_pid == 111
+    store.claim_next_queued(os.getpid())
+    store.claim_next_queued(NEVER_ALIVE)
+    store.claim_next_queued(NEVER_ALIVE, worker_host=ELSEWHERE)
 
-    assert store.mark_orphans_interrupted({111}) == [dead, notebook]
+    assert store.mark_orphans_interrupted({os.getpid()}) == [dead, notebook]
     assert store.get_run(alive).status == "running"
     for run_id in (dead, notebook):
         run = store.get_run(run_id)
         assert run.status == "interrupted" and run.error and run.finished_at is not None
     assert store.get_run(queued).status == "queued"
+    # A process of another machine cannot be checked from here: its run is left alone.
+    assert store.get_run(elsewhere).status == "running"
     assert store.mark_orphans_interrupted() == [alive]
     assert store.mark_orphans_interrupted() == []
 

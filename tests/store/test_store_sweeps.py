@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from convscope.errors import InvalidInput, NotFound
 from convscope.store import Store
 from convscope.store.base import make_engine
-from convscope.store.schema import read_schema_version
+from convscope.store.schema import SCHEMA_VERSION, read_schema_version
 from convscope.training.sweep import apply_early_stopping
 
 SPEC = {
@@ -120,9 +120,11 @@ def test_a_version_1_database_is_migrated(tmp_path: Path, database_url: str | No
     with Store(tmp_path, url=database_url) as store:
         run_id = store.create_run({"a": 1}, source="cli").id
         url = store.url
-    # Take the database back to version 1: no sweeps table, no runs.sweep_id.
+    # Take the database back to version 1: no sweeps table, no runs.sweep_id (version 2),
+    # no runs.worker_host (version 3).
     engine = make_engine(url)
     with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE runs DROP COLUMN worker_host"))
         conn.execute(text("DROP INDEX ix_runs_sweep_id"))
         conn.execute(text("ALTER TABLE runs DROP COLUMN sweep_id"))
         conn.execute(text("DROP TABLE sweeps"))
@@ -132,7 +134,8 @@ def test_a_version_1_database_is_migrated(tmp_path: Path, database_url: str | No
         sweep = store.create_sweep(SPEC, [{}], source="cli")
         assert store.get_run(sweep.run_ids[0]).sweep_id == sweep.id
     with engine.connect() as conn:
-        assert read_schema_version(conn) == 2
+        assert read_schema_version(conn) == SCHEMA_VERSION == 3
+        assert "worker_host" in {c["name"] for c in inspect(conn).get_columns("runs")}
         assert "sweep_id" in {c["name"] for c in inspect(conn).get_columns("runs")}
         assert "ix_runs_sweep_id" in {i["name"] for i in inspect(conn).get_indexes("runs")}
     engine.dispose()

@@ -34,6 +34,6 @@ def test_a_run_with_augmentation_trains_and_records(tmp_path):
     config = RunConfig(dataset="digits", epochs=1, augment_shift=0.1, augment_flip=True)
     run = train_run(store, create_run(store, config, source="cli").id)
     assert run.status == "done", run.error
-    assert run.num_snapshots == 4
+    assert run.num_snapshots == 4  # 1/8, 1/4, 1/2 and the end of the epoch
     assert run.final_metrics["val_accuracy"] > 0.3
     store.close()

@@ -16,6 +16,8 @@ from convscope.cli import main
         (["--epochs", "0"], ["epochs:"]),
         (["--epochs", "100000"], ["epochs:", "less than or equal to 200"]),
         (["--probe-size", "5000"], ["probe_size: 5000 is larger than the test set (359 images)"]),
+        (["--eval-size", "100"], ["eval_size: 100 is smaller than the probe set (359 images)"]),
+        (["--snapshots-per-epoch", "0"], ["snapshots_per_epoch:", "greater than or equal to 1"]),
         (["--arch", '{"blocks": [{"type": "conv", "filterz": 3}]}'], ["filterz", "unknown field"]),
     ],
 )
@@ -78,7 +80,7 @@ def test_runs_and_show_list_a_recorded_run_and_bad_input_loses_nothing(
     assert [run["id"] for run in runs] == [summary["run_id"]]
     assert main(["show", summary["run_id"], "--store", store_dir, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert len(shown["snapshots"]) == 6 and shown["snapshots"][-1]["epoch"] == 3.0
+    assert len(shown["snapshots"]) == 8 and shown["snapshots"][-1]["epoch"] == 3.0
     assert main(["show", summary["run_id"], "--store", store_dir]) == 0
     assert "val acc" in capsys.readouterr().out
     assert main(["show", "0123456789ab", "--store", store_dir]) == 2
@@ -90,3 +92,44 @@ def test_serve_refuses_an_unknown_executor(capsys):
         main(["serve", "--executor", "spark"])
     assert info.value.code == 2
     assert "invalid choice: 'spark'" in capsys.readouterr().err
+
+
+def test_show_takes_any_unique_id_prefix_and_lists_the_matches_of_an_ambiguous_one(
+    tmp_path, capsys
+):
+    from convscope.store import Store
+
+    store_dir = tmp_path / "store"
+    with Store(store_dir) as store:
+        # 17 runs: two of them share their first character (there are 16).
+        ids = [store.create_run({"dataset": "digits"}, source="cli").id for _ in range(17)]
+    by_first: dict[str, list[str]] = {}
+    for run_id in ids:
+        by_first.setdefault(run_id[0], []).append(run_id)
+    shared = next(group for group in by_first.values() if len(group) > 1)
+    assert main(["show", shared[0][0], "--store", str(store_dir)]) == 2
+    error = capsys.readouterr().err
+    assert "several run ids" in error and "give more characters" in error
+    for run_id in shared:
+        assert run_id in error
+    unique = next(run_id[:7] for run_id in ids if sum(i.startswith(run_id[:7]) for i in ids) == 1)
+    assert main(["show", unique.upper(), "--store", str(store_dir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"].startswith(unique)
+    assert main(["show", "fffffffffffe", "--store", str(store_dir)]) == 2
+    assert "no run with id starting with 'fffffffffffe'" in capsys.readouterr().err
+    assert main(["show", "not-an-id", "--store", str(store_dir)]) == 2
+    assert "12 hexadecimal characters" in capsys.readouterr().err
+    # At 80 columns the runs table keeps every id whole, for copying.
+    assert main(["runs", "--store", str(store_dir)]) == 0
+    table = capsys.readouterr().out
+    assert all(run_id in table for run_id in ids)
+
+
+def test_train_prints_its_summary_line_on_stdout(tmp_path, capsys):
+    store_dir = str(tmp_path / "store")
+    arguments = ["--dataset", "digits", "--train-size", "200", "--epochs", "1"]
+    assert main(["train", *arguments, "--snapshots-per-epoch", "1", "--store", store_dir]) == 0
+    captured = capsys.readouterr()
+    line = captured.out.strip().splitlines()[-1]
+    assert line.startswith("Run ") and ": done, 4 snapshots, val accuracy " in line
+    assert "convscope show" in captured.err

@@ -1,6 +1,8 @@
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 
@@ -50,8 +52,9 @@ def test_recorder_in_a_plain_user_script_with_a_sequential_softmax_model(tmp_pat
     assert run.config["optimizer"] == "adam" and run.config["learning_rate"] == 0.001
     assert run.config["model"] == "sequential" and run.config["epochs"] == 2
     snapshots = store.list_snapshots(run_id)
-    # 1,400 images in batches of 32: 44 steps; snapshots after batches 6, 11 and 22.
-    assert [s.epoch for s in snapshots] == [6 / 44, 11 / 44, 22 / 44, 1.0, 2.0]
+    # 1,400 images in batches of 32: 44 steps; snapshots after batches 6, 11 and 22 of the
+    # first epoch, then every half epoch.
+    assert [s.epoch for s in snapshots] == [6 / 44, 11 / 44, 22 / 44, 1.0, 1 + 22 / 44, 2.0]
     probe = store.read_run_arrays(run_id, "probe")
     # Float inputs in [0, 1] are kept for re-running the model and shown as uint8.
     assert probe["images"].dtype == np.uint8 and probe["images"].max() > 200
@@ -65,3 +68,33 @@ def test_recorder_in_a_plain_user_script_with_a_sequential_softmax_model(tmp_pat
     assert arrays["embedding"].shape == (100, 32)
     assert run.final_metrics["val_accuracy"] > 0.5
     store.close()
+
+
+def test_a_notebook_run_whose_process_dies_is_found_interrupted(tmp_path):
+    script = tmp_path / "killed_script.py"
+    endless = USER_SCRIPT.replace("epochs=2,", "epochs=200,")
+    script.write_text(f"STORE = {str(tmp_path / 'store')!r}\n" + endless)
+    process = subprocess.Popen([sys.executable, str(script)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, "the script ended before it was killed"
+            assert time.monotonic() < deadline, "no snapshot within 180 s"
+            if (tmp_path / "store" / "convscope.db").exists():
+                with Store(tmp_path / "store") as store:
+                    runs = store.list_runs()
+                    if runs and runs[0].num_snapshots >= 1:
+                        assert runs[0].status == "running"
+                        break
+            time.sleep(0.3)
+        process.send_signal(signal.SIGKILL)  # a notebook kernel that dies
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    # No server runs: reading the store is enough to see that the run will never finish.
+    with Store(tmp_path / "store") as store:
+        run = store.list_runs()[0]
+        assert run.status == "interrupted"
+        assert f"pid {process.pid}" in run.error
+        assert store.list_snapshots(run.id)

@@ -9,19 +9,20 @@ from convscope.training.snapshot import LAYER_STAT_KEYS
 
 
 def assert_snapshot_epochs(epochs, *, epochs_trained, steps_per_epoch=45):
-    """Early snapshots fall on the batch nearest 1/8, 1/4 and 1/2 of the first epoch."""
-    early, late = epochs[:3], epochs[3:]
-    for value, fraction in zip(early, [0.125, 0.25, 0.5], strict=True):
-        assert abs(value - fraction) <= 1 / steps_per_epoch
+    """Snapshots fall on the batches nearest 1/8 and 1/4 of the first epoch, then every half."""
+    intended = [0.125, 0.25] + [e + k / 2 for e in range(epochs_trained) for k in (1, 2)]
+    assert len(epochs) == len(intended)
+    for value, target in zip(epochs, intended, strict=True):
+        assert abs(value - target) <= 1 / steps_per_epoch
         assert abs(value * steps_per_epoch - round(value * steps_per_epoch)) < 1e-9
-    assert late == [float(e) for e in range(1, epochs_trained + 1)]
+    assert [e for e in epochs if e == int(e)] == [float(e) for e in range(1, epochs_trained + 1)]
 
 
-def test_digits_small_cnn_learns_and_records_six_snapshots(digits_run):
+def test_digits_small_cnn_learns_and_records_a_film_of_snapshots(digits_run):
     code, summary, store = digits_run
     assert code == 0
     assert summary["status"] == "done"
-    assert summary["snapshots"] == 6
+    assert summary["snapshots"] == 8
     assert summary["final_metrics"]["val_accuracy"] >= 0.9
     run = store.get_run(summary["run_id"])
     assert run.source == "cli"
@@ -30,7 +31,7 @@ def test_digits_small_cnn_learns_and_records_six_snapshots(digits_run):
     snapshots = store.list_snapshots(run.id)
     assert_snapshot_epochs([s.epoch for s in snapshots], epochs_trained=3)
     steps = [s.step for s in snapshots]
-    assert steps == sorted(steps) and len(set(steps)) == 6
+    assert steps == sorted(steps) and len(set(steps)) == 8
     # The last snapshot's metrics are the run's final metrics.
     assert snapshots[-1].metrics == run.final_metrics
 
@@ -39,7 +40,9 @@ def test_stored_probe_logits_equal_predict_with_the_snapshot_weights(digits_run)
     _, summary, store = digits_run
     run_id = summary["run_id"]
     probe = store.read_run_arrays(run_id, "probe")
-    for index in (0, 3, 5):
+    # Snapshots are measured beside training, on a copy of the model given the weights
+    # captured at the snapshot: the stored logits are those of the stored weights.
+    for index in (0, 3, 5, 7):
         model = convscope.load_model(store, run_id, snapshot=index)
         predicted = model.predict(probe["images"], verbose=0)
         stored = store.snapshot_arrays(run_id, index)["logits"]
@@ -47,7 +50,7 @@ def test_stored_probe_logits_equal_predict_with_the_snapshot_weights(digits_run)
         np.testing.assert_allclose(stored, predicted.astype(np.float16), rtol=2e-3, atol=2e-3)
     # Different snapshots really hold different weights.
     first = store.snapshot_arrays(run_id, 0)["logits"]
-    last = store.snapshot_arrays(run_id, 5)["logits"]
+    last = store.snapshot_arrays(run_id, 7)["logits"]
     assert not np.allclose(first, last, atol=0.1)
 
 
@@ -59,14 +62,14 @@ def test_snapshot_holds_probe_confusion_and_layer_statistics(digits_run):
     assert probe["images"].dtype == np.uint8 and probe["images"].shape[1:] == (8, 8, 1)
     # digits keeps 359 test images, fewer than 1,000: the probe is all of them.
     assert count == 359 and set(probe["labels"]) == set(range(10))
-    arrays = store.snapshot_arrays(run_id, 5)
+    arrays = store.snapshot_arrays(run_id, 7)
     assert arrays["logits"].shape == (count, 10)
     assert arrays["embedding"].dtype == np.float16 and arrays["embedding"].shape[0] == count
     assert arrays["positions"].shape == (count, 2) and np.isfinite(arrays["positions"]).all()
     confusion = arrays["confusion"]
     assert confusion.shape == (10, 10) and confusion.sum() == 359
     accuracy = np.trace(confusion) / confusion.sum()
-    assert accuracy == store.get_snapshot(run_id, 5).metrics["val_accuracy"]
+    assert accuracy == store.get_snapshot(run_id, 7).metrics["val_accuracy"]
     names = list(arrays["layer_names"])
     assert "logits" in names
     for key in LAYER_STAT_KEYS:
@@ -92,7 +95,9 @@ def test_per_batch_curve_and_live_events_are_recorded(digits_run):
     tenth = max(1, len(steps) // 10)
     assert batches["loss"][-tenth:].mean() < 0.5 * batches["loss"][:tenth].mean()
     kinds = [event.kind for event in store.events_after(run_id, 0)]
-    assert kinds.count("snapshot") == 6
+    assert kinds.count("snapshot") == 8
+    # The probe set is announced once, before the first snapshot.
+    assert kinds.count("probe") == 1 and kinds.index("probe") < kinds.index("snapshot")
     assert "progress" in kinds
     assert kinds[-1] == "status"
 

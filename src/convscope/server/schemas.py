@@ -63,11 +63,19 @@ class ConfigInfo(BaseModel):
     json_schema: dict[str, Any] = Field(alias="schema")
 
 
+class BlockOrder(BaseModel):
+    """Which blocks need an image-shaped tensor, and which make it a vector."""
+
+    needs_image: list[str]
+    makes_vector: list[str]
+
+
 class Architectures(BaseModel):
-    """Presets, the JSON schema of each block type, and the RunConfig form."""
+    """Presets, the JSON schema of each block type, the block order rule, the RunConfig form."""
 
     presets: list[PresetOut]
     block_types: dict[str, dict[str, Any]]
+    block_order: BlockOrder
     config: ConfigInfo
 
 
@@ -209,6 +217,16 @@ class ProbeOut(BaseModel):
     channels: int = Field(description="channels of the original images; the atlas is RGB")
     columns: int
     atlas_url: str
+    evaluated: int | None = Field(
+        default=None,
+        description="validation images measured at every snapshot (null: not recorded)",
+    )
+    validation_size: int | None = Field(
+        default=None, description="images in the run's validation set (null: not recorded)"
+    )
+    images_digest: str = Field(
+        description="hash of the probe images and labels: equal digests, same probe set"
+    )
 
 
 class Timeline(BaseModel):

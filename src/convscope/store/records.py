@@ -44,6 +44,7 @@ class RunRecord:
         error: Why it failed or was interrupted.
         versions: Library versions it was trained with.
         worker_pid: Process id of the process training it.
+        worker_host: Name of the machine of that process.
         cancel_requested: Whether a user asked to cancel it.
         num_snapshots: How many snapshots it has.
         progress: Last known ``{"epoch", "step", "steps_per_epoch", "epochs"}``.
@@ -67,6 +68,7 @@ class RunRecord:
     num_snapshots: int
     progress: dict[str, Any] | None
     sweep_id: str | None = None
+    worker_host: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -235,6 +237,7 @@ def run_from_row(row: Mapping[Any, Any]) -> RunRecord:
         num_snapshots=int(row["num_snapshots"] or 0),
         progress=loads(row["progress"]),
         sweep_id=row.get("sweep_id"),
+        worker_host=row.get("worker_host"),
     )
 
 

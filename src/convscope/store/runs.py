@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Mapping
@@ -13,6 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from convscope.errors import InvalidInput, NotFound, StoreError
+from convscope.processes import process_is_gone, this_host
 
 from . import schema
 from .base import StoreBase, run_select
@@ -33,7 +35,11 @@ from .records import (
 # the operation then re-reads the run and tries again, a few times.
 _ATTEMPTS = 5
 _INTERRUPTED_MESSAGE = "the worker process stopped before the run finished"
+_GONE_MESSAGE = "the process training it (pid {pid}) ended before the run finished"
 _MAX_NAME = 200
+_ID_PREFIX = re.compile(r"[0-9a-f]{1,12}")
+#: Runs named in the message of an ambiguous id prefix.
+_MATCHES_LISTED = 10
 
 
 def _check_name(name: object) -> str | None:
@@ -125,6 +131,9 @@ class RunsMixin(StoreBase):
     def get_run(self, run_id: str) -> RunRecord:
         """Return one run.
 
+        A "running" run whose training process, on this machine, is gone is marked
+        "interrupted" first (see :meth:`interrupt_if_gone`).
+
         Args:
             run_id: Its id.
 
@@ -135,13 +144,115 @@ class RunsMixin(StoreBase):
             NotFound: The id is unknown or malformed.
         """
         with self._read() as conn:
-            return self._fetch_run(conn, run_id)
+            run = self._fetch_run(conn, run_id)
+        return self.interrupt_if_gone([run])[0]
+
+    def find_run(self, prefix: str) -> RunRecord:
+        """The one run whose id starts with ``prefix``, as git resolves a short commit id.
+
+        Args:
+            prefix: A whole run id, or its first characters.
+
+        Returns:
+            The run.
+
+        Raises:
+            NotFound: No run id starts with ``prefix``.
+            InvalidInput: Several do (field ``run_id``); the message lists them.
+        """
+        text = prefix.strip().lower() if isinstance(prefix, str) else ""
+        if not _ID_PREFIX.fullmatch(text):
+            raise NotFound(f"no run with id {prefix!r}: run ids are 12 hexadecimal characters")
+        runs = schema.runs
+        with self._read() as conn:
+            rows = conn.execute(
+                run_select()
+                .where(runs.c.id.startswith(text, autoescape=True))
+                .order_by(runs.c.seq.desc())
+                .limit(_MATCHES_LISTED + 1)
+            ).all()
+        matches = self.interrupt_if_gone([run_from_row(row._mapping) for row in rows])
+        if not matches:
+            raise NotFound(f"no run with id starting with {text!r}")
+        if len(matches) > 1:
+            listed = "; ".join(
+                f"{run.id} ({run.status}, {run.config.get('dataset', '?')}, "
+                f"{run.created_at:%Y-%m-%d %H:%M})"
+                for run in matches[:_MATCHES_LISTED]
+            )
+            more = " and more" if len(matches) > _MATCHES_LISTED else ""
+            raise InvalidInput(
+                "run_id",
+                f"{text!r} is the start of several run ids: {listed}{more}; give more characters",
+            )
+        return matches[0]
 
     def list_runs(self) -> list[RunRecord]:
-        """Return every run, newest first."""
+        """Return every run, newest first (runs whose process is gone marked interrupted)."""
         with self._read() as conn:
             rows = conn.execute(run_select().order_by(schema.runs.c.seq.desc())).all()
-        return [run_from_row(row._mapping) for row in rows]
+        return self.interrupt_if_gone([run_from_row(row._mapping) for row in rows])
+
+    def interrupt_if_gone(self, runs: list[RunRecord]) -> list[RunRecord]:
+        """Mark "interrupted" the running runs whose training process has ended.
+
+        A notebook kernel that dies or a ``convscope train`` killed by a full disk cannot
+        finish its run; whoever reads the run next finds it interrupted, no server needed.
+        Only processes of this machine are checked (``os.kill(pid, 0)``, cheap), so runs
+        trained on other machines sharing the database are left as they are.
+
+        Args:
+            runs: Records just read.
+
+        Returns:
+            The same records, those marked interrupted read again.
+        """
+        gone = [
+            run
+            for run in runs
+            if run.status == "running" and process_is_gone(run.worker_pid, run.worker_host)
+        ]
+        if not gone:
+            return runs
+        for run in gone:
+            assert run.worker_pid is not None
+            self.interrupt_runs_of(
+                run.worker_pid, _GONE_MESSAGE.format(pid=run.worker_pid), run_id=run.id
+            )
+        fresh: dict[str, RunRecord] = {}
+        with self._read() as conn:
+            for run in gone:
+                with contextlib.suppress(NotFound):
+                    fresh[run.id] = self._fetch_run(conn, run.id)
+        return [fresh.get(run.id, run) for run in runs]
+
+    def interrupt_runs_of(
+        self, worker_pid: int, reason: str, *, run_id: str | None = None
+    ) -> list[str]:
+        """Mark "interrupted" the running runs of one training process of this machine.
+
+        Args:
+            worker_pid: The process that stopped.
+            reason: Why, kept in ``RunRecord.error``.
+            run_id: Only this run.
+
+        Returns:
+            The ids of the runs marked.
+        """
+        runs = schema.runs
+        marked: list[str] = []
+        with self._write() as conn:
+            query = select(runs.c.id).where(
+                runs.c.status == "running",
+                runs.c.worker_pid == worker_pid,
+                (runs.c.worker_host == this_host()) | runs.c.worker_host.is_(None),
+            )
+            if run_id is not None:
+                query = query.where(runs.c.id == check_run_id(run_id))
+            for (found,) in conn.execute(query.order_by(runs.c.seq)).all():
+                if self._apply_status(conn, found, "running", "interrupted", error=reason):
+                    marked.append(found)
+        return marked
 
     def _apply_status(
         self,
@@ -213,6 +324,7 @@ class RunsMixin(StoreBase):
         worker_pid: int | EllipsisType | None = ...,
         progress: Mapping[str, Any] | None = None,
         name: str | None = None,
+        worker_host: str | None = None,
     ) -> RunRecord:
         """Set some fields of a run; fields left out (None, or ``...`` for ``worker_pid``) stay.
 
@@ -221,9 +333,10 @@ class RunsMixin(StoreBase):
             class_names: Names of the classes.
             final_metrics: Metrics at the end of training.
             versions: Library versions.
-            worker_pid: Process id of the worker; None clears it.
+            worker_pid: Process id of the worker; None clears it (and its host).
             progress: ``{"epoch", "step", "steps_per_epoch", "epochs"}``.
             name: Label of the run.
+            worker_host: Machine of ``worker_pid`` (default: this one); recorded with it.
 
         Returns:
             The updated run.
@@ -241,6 +354,7 @@ class RunsMixin(StoreBase):
             ):
                 raise InvalidInput("worker_pid", "must be an integer or None")
             values["worker_pid"] = worker_pid
+            values["worker_host"] = None if worker_pid is None else (worker_host or this_host())
         if progress is not None:
             values["progress"] = dumps(dict(progress), "progress")
         if name is not None:
@@ -292,7 +406,9 @@ class RunsMixin(StoreBase):
             raise NotFound(f"no run with id {run_id!r}")
         return bool(value[0])
 
-    def claim_next_queued(self, worker_pid: int) -> RunRecord | None:
+    def claim_next_queued(
+        self, worker_pid: int, *, worker_host: str | None = None
+    ) -> RunRecord | None:
         """Take the oldest queued run for a worker: it becomes "running" with its pid.
 
         Safe when several workers claim at once: the UPDATE only applies while the run is
@@ -300,6 +416,7 @@ class RunsMixin(StoreBase):
 
         Args:
             worker_pid: Process id of the claiming worker.
+            worker_host: Its machine (default: this one).
 
         Returns:
             The claimed run, or None if no run is queued.
@@ -314,9 +431,8 @@ class RunsMixin(StoreBase):
                 ).scalar()
                 if run_id is None:
                     return None
-                if self._apply_status(
-                    conn, run_id, "queued", "running", extra={"worker_pid": worker_pid}
-                ):
+                claimant = {"worker_pid": worker_pid, "worker_host": worker_host or this_host()}
+                if self._apply_status(conn, run_id, "queued", "running", extra=claimant):
                     return self._fetch_run(conn, run_id)
             # Another worker took it first; every lost race removes a run from the queue,
             # so this loop ends.
@@ -374,7 +490,8 @@ class RunsMixin(StoreBase):
         """Mark "interrupted" the running runs whose worker process is gone.
 
         Called when the server starts. Pass the pids known to be alive (checked with
-        ``os.kill(pid, 0)``, notebook processes included) so their runs are kept.
+        ``os.kill(pid, 0)``, notebook processes included) so their runs are kept. Runs
+        trained on another machine are never marked from here.
 
         Args:
             alive_pids: Pids of live training processes; None treats every run as orphaned.
@@ -385,12 +502,14 @@ class RunsMixin(StoreBase):
         marked: list[str] = []
         with self._write() as conn:
             rows = conn.execute(
-                select(schema.runs.c.id, schema.runs.c.worker_pid)
+                select(schema.runs.c.id, schema.runs.c.worker_pid, schema.runs.c.worker_host)
                 .where(schema.runs.c.status == "running")
                 .order_by(schema.runs.c.seq)
             ).all()
-            for run_id, pid in rows:
+            for run_id, pid, host in rows:
                 if alive_pids is not None and pid is not None and pid in alive_pids:
+                    continue
+                if host is not None and host != this_host():
                     continue
                 if self._apply_status(
                     conn, run_id, "running", "interrupted", error=_INTERRUPTED_MESSAGE

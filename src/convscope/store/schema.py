@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 from convscope.errors import StoreError
 
 #: Version of the schema that this code writes. Bump it and add a migration together.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -84,6 +84,8 @@ runs = Table(
     Column("error", Text),
     Column("versions", Text),
     Column("worker_pid", Integer),
+    # The machine of worker_pid: a process id can only be checked on its own machine.
+    Column("worker_host", String(255)),
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("progress", Text),
     # The sweep the run belongs to (version 2); no foreign key, so that the column can be
@@ -153,8 +155,13 @@ def _add_sweeps(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_runs_sweep_id ON runs (sweep_id)")
 
 
+def _add_worker_host(conn: Connection) -> None:
+    """Version 3: runs record the host of their training process beside its pid."""
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN worker_host VARCHAR(255)")
+
+
 #: ``MIGRATIONS[v]`` upgrades a database from version ``v - 1`` to version ``v``.
-MIGRATIONS: dict[int, Migration] = {2: _add_sweeps}
+MIGRATIONS: dict[int, Migration] = {2: _add_sweeps, 3: _add_worker_host}
 
 _VERSION_KEY = "schema_version"
 

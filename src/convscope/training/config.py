@@ -15,6 +15,14 @@ Optimizer = Literal["adam", "sgd", "rmsprop", "adamw"]
 WeightInit = Literal["glorot_uniform", "he_normal", "he_uniform", "lecun_normal"]
 
 DEFAULT_SNAPSHOT_FRACTIONS = (0.125, 0.25, 0.5)
+#: Snapshots in every epoch, evenly spaced: with the early ones, a film of 8 frames for the
+#: default 3-epoch experiment (1/8, 1/4, 1/2, 1, 1 1/2, 2, 2 1/2, 3). Each snapshot measures
+#: 2,000 validation images; 4 per epoch (13 frames) cost about twice as much (bench/).
+DEFAULT_SNAPSHOTS_PER_EPOCH = 2
+#: Test images followed through a run, or all of them when fewer.
+DEFAULT_PROBE_SIZE = 1000
+#: Validation images measured at every snapshot (the probe set among them).
+DEFAULT_EVAL_SIZE = 2000
 
 
 class RunConfig(BaseModel):
@@ -57,6 +65,22 @@ class RunConfig(BaseModel):
         default_factory=lambda: list(DEFAULT_SNAPSHOT_FRACTIONS),
         max_length=16,
         description="Extra snapshots within the first epoch, as fractions of it.",
+    )
+    snapshots_per_epoch: int = Field(
+        default=DEFAULT_SNAPSHOTS_PER_EPOCH,
+        ge=1,
+        le=20,
+        description="Snapshots spread evenly over every epoch, the epoch's end included.",
+    )
+    eval_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Validation images measured at every snapshot: the probe images and a "
+            f"class-stratified sample of the rest (default {DEFAULT_EVAL_SIZE:,}, or all "
+            "if fewer)."
+        ),
     )
 
     @field_validator("dataset")
@@ -113,7 +137,8 @@ def check_against_data(config: RunConfig, data_dir: str | None = None) -> Datase
 
     Raises:
         DataUnavailable: The dataset's files are not here.
-        InvalidInput: ``train_size``, ``test_size`` or ``probe_size`` exceed the dataset.
+        InvalidInput: ``train_size``, ``test_size`` or ``probe_size`` exceed the dataset,
+            or ``eval_size`` is smaller than the probe set it must hold.
     """
     from convscope.datasets import dataset_info
     from convscope.errors import DataUnavailable, InvalidInput
@@ -135,5 +160,12 @@ def check_against_data(config: RunConfig, data_dir: str | None = None) -> Datase
     if test_count is not None and config.probe_size and config.probe_size > test_count:
         raise InvalidInput(
             "probe_size", f"{config.probe_size} is larger than the test set ({test_count} images)"
+        )
+    probe = config.probe_size or min(DEFAULT_PROBE_SIZE, test_count or DEFAULT_PROBE_SIZE)
+    if config.eval_size is not None and config.eval_size < probe:
+        raise InvalidInput(
+            "eval_size",
+            f"{config.eval_size} is smaller than the probe set ({probe} images), "
+            "which is always measured",
         )
     return info

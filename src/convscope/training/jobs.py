@@ -33,6 +33,7 @@ from typing import Any
 
 from convscope.config import Settings
 from convscope.errors import ConvscopeError, NotFound, StoreError
+from convscope.processes import process_exists as process_exists  # re-exported
 from convscope.quiet import native_stderr_silenced
 from convscope.store import RunRecord, Store
 from convscope.training.executor import ONE_CPU, Executor, Resources, check_executor_kind
@@ -71,19 +72,6 @@ def lower_priority() -> None:
 def open_store(settings: Settings) -> Store:
     """The store that ``settings`` point to."""
     return Store(settings.store_dir, url=settings.database_url)
-
-
-def process_exists(pid: int | None) -> bool:
-    """Whether a process with this id exists on this machine."""
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, owned by another user
-        return True
-    return True
 
 
 def load_trainer(path: str = "") -> Callable[..., Any]:
@@ -413,10 +401,8 @@ class WorkerPool(Executor):
         return dead
 
     def _interrupt_runs_of(self, pid: int, reason: str) -> None:
-        for run in self.store.list_runs():
-            if run.status == "running" and run.worker_pid == pid:
-                with contextlib.suppress(ConvscopeError):
-                    self.store.set_status(run.id, "interrupted", error=reason)
+        with contextlib.suppress(ConvscopeError):
+            self.store.interrupt_runs_of(pid, reason)
 
 
 def make_executor(

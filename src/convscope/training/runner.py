@@ -164,6 +164,7 @@ def train_run(
     if run.status == "queued":
         store.set_status(run_id, "running")
     store.update_run(run_id, worker_pid=os.getpid())
+    recorder: Recorder | None = None
     try:
         use_directory(store.datasets_dir)  # a dataset uploaded since this process started
         config = RunConfig.model_validate(run.config)
@@ -173,6 +174,8 @@ def train_run(
             (dataset.x_test, dataset.y_test),
             class_names=dataset.class_names,
             probe_size=config.probe_size,
+            eval_size=config.eval_size,
+            snapshots_per_epoch=config.snapshots_per_epoch,
             snapshot_fractions=config.snapshot_fractions,
             seed=config.seed,
             probe_masks=dataset.masks_test,
@@ -182,6 +185,7 @@ def train_run(
         )
         fit(model, dataset, config, recorder)
     except KeyboardInterrupt:
+        _close_quietly(recorder)
         # An executor delivers a cancel this way too (ray.cancel): the store tells which.
         if store.is_cancel_requested(run_id):
             store.set_status(run_id, "cancelled")
@@ -189,12 +193,24 @@ def train_run(
             store.set_status(run_id, "interrupted", error="interrupted by the user")
         return store.get_run(run_id)
     except ConvscopeError as error:
+        _close_quietly(recorder)
         store.set_status(run_id, "failed", error=str(error))
         return store.get_run(run_id)
     except Exception as error:  # the run fails, the caller (a worker) goes on
+        _close_quietly(recorder)
         traceback.print_exc(file=sys.stderr)
         store.set_status(run_id, "failed", error=f"{type(error).__name__}: {error}")
         return store.get_run(run_id)
     store.update_run(run_id, final_metrics=recorder.last_metrics)
     store.set_status(run_id, "cancelled" if recorder.stop_requested else "done")
     return store.get_run(run_id)
+
+
+def _close_quietly(recorder: Recorder | None) -> None:
+    """Write the snapshots a failed or interrupted fit had captured; ignore their errors."""
+    if recorder is None:
+        return
+    try:
+        recorder.close()
+    except Exception:  # the run's own error is the one to report
+        traceback.print_exc(file=sys.stderr)

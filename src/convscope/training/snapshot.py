@@ -16,8 +16,9 @@ import numpy as np
 
 from convscope.models.gradients import loss_gradients_and_outputs
 
-#: Images per inference batch: large batches amortise per-call overhead on CPU.
-INFERENCE_BATCH = 1024
+#: Images per inference batch. Measured on small_cnn over 2,000 images, 256 took the least
+#: CPU time and less wall time than 1,024, whose feature maps no longer fit in the caches.
+INFERENCE_BATCH = 256
 #: Probe images used for activation and gradient statistics.
 STATS_BATCH = 128
 

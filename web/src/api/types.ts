@@ -90,11 +90,20 @@ export interface RunConfig {
   seed: number;
   probe_size: number;
   snapshot_fractions?: number[];
+  snapshots_per_epoch?: number;
+  eval_size?: number | null;
+}
+
+/** Blocks that need an image-shaped tensor, and blocks after which it is a vector. */
+export interface BlockOrder {
+  needs_image: string[];
+  makes_vector: string[];
 }
 
 export interface Architectures {
   presets: Preset[];
   block_types: Record<string, JsonSchema>;
+  block_order: BlockOrder;
   config: { default: RunConfig; schema: JsonSchema };
 }
 
@@ -231,6 +240,11 @@ export interface ProbeInfo {
   channels: number;
   columns: number;
   atlas_url: string;
+  /** Validation images measured at every snapshot; null for older runs. */
+  evaluated: number | null;
+  validation_size: number | null;
+  /** Equal for two runs that follow the same probe images. */
+  images_digest: string;
 }
 
 export interface Timeline {
@@ -240,6 +254,13 @@ export interface Timeline {
   forgetting_events: number[];
   first_learned: number[];
   hardest: number[];
+}
+
+/** The probe set is recorded: its images can be fetched from now on. */
+export interface ProbeEvent {
+  count: number;
+  evaluated: number;
+  validation_size: number;
 }
 
 export interface StatusEvent {

@@ -1,8 +1,13 @@
 import type { Atlas } from "./atlas";
 import { ERROR_COLOR, classColor } from "./palette";
 
+/** How a tile shows its predicted class: the image tinted in the class colour, or the image
+ * as it is inside a border of that colour. Colour images always get the border. */
+export type TileStyle = "tint" | "border";
+
 export interface TileScene {
   atlas: Atlas;
+  style?: TileStyle;
   /** Centre of each tile in CSS pixels, interleaved x, y. */
   xy: Float32Array;
   size: number;
@@ -16,11 +21,18 @@ export interface TileScene {
   height: number;
 }
 
-/** Draws every probe image as a tile, tinted by its predicted class, mistakes outlined in red. */
+/** Width of the class-coloured border around an untinted tile. */
+export function borderWidth(size: number): number {
+  return Math.max(1.5, Math.min(3, size / 7));
+}
+
+/** Draws every probe image as a tile showing its predicted class; mistakes outlined in red. */
 export function drawTiles(ctx: CanvasRenderingContext2D, scene: TileScene): void {
   const { atlas, xy, size, predictions, labels, width, height } = scene;
   const n = Math.min(predictions.length, xy.length / 2);
   const half = size / 2;
+  const useTint = scene.style !== "border";
+  const border = borderWidth(size);
   const tw = atlas.tileWidth;
   const th = atlas.tileHeight;
   const cols = atlas.columns;
@@ -33,12 +45,12 @@ export function drawTiles(ctx: CanvasRenderingContext2D, scene: TileScene): void
     const pred = predictions[i];
     const sx = (i % cols) * tw;
     const sy = Math.floor(i / cols) * th;
-    const tinted = atlas.tinted?.[pred];
+    const tinted = useTint ? atlas.tinted?.[pred] : undefined;
     if (tinted) {
       ctx.drawImage(tinted, sx, sy, tw, th, x, y, size, size);
     } else {
       ctx.fillStyle = classColor(pred);
-      ctx.fillRect(x - 1.5, y - 1.5, size + 3, size + 3);
+      ctx.fillRect(x - border, y - border, size + 2 * border, size + 2 * border);
       ctx.drawImage(atlas.image, sx, sy, tw, th, x, y, size, size);
     }
   };
@@ -55,8 +67,10 @@ export function drawTiles(ctx: CanvasRenderingContext2D, scene: TileScene): void
   if (errors.length) {
     ctx.beginPath();
     const lw = Math.max(1, Math.min(2, size / 8));
+    // Around the class border when there is one, so both stay visible.
+    const out = (useTint && atlas.tinted ? 0 : border) + lw / 2;
     for (const i of errors)
-      ctx.rect(xy[2 * i] - half - lw / 2, xy[2 * i + 1] - half - lw / 2, size + lw, size + lw);
+      ctx.rect(xy[2 * i] - half - out, xy[2 * i + 1] - half - out, size + 2 * out, size + 2 * out);
     ctx.strokeStyle = ERROR_COLOR;
     ctx.lineWidth = lw;
     ctx.stroke();

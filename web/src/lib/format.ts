@@ -14,6 +14,68 @@ export function fmtEpoch(epoch: number): string {
   return Number(epoch.toFixed(3)).toString();
 }
 
+/** "1 epoch", "3 epochs": a count with its noun. */
+export function plural(count: number | string, noun: string, nouns = `${noun}s`): string {
+  return `${count} ${Number(count) === 1 ? noun : nouns}`;
+}
+
+const GLYPHS: Record<string, string> = {
+  "1/2": "½",
+  "1/3": "⅓",
+  "2/3": "⅔",
+  "1/4": "¼",
+  "3/4": "¾",
+  "1/5": "⅕",
+  "2/5": "⅖",
+  "3/5": "⅗",
+  "4/5": "⅘",
+  "1/6": "⅙",
+  "5/6": "⅚",
+  "1/8": "⅛",
+  "3/8": "⅜",
+  "5/8": "⅝",
+  "7/8": "⅞",
+};
+/** Denominators tried in turn: the Recorder's own (halves to eighths) first. */
+const DENOMINATORS = [2, 4, 8, 3, 5, 6, 10, 12, 16, 20];
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * How much training a snapshot had seen, in epochs, as a learner reads it: "¼", "1 ½", "3".
+ * A snapshot's epoch is exact (batches done / batches per epoch, 78/313 for a quarter), so
+ * the fraction is the simple one whose batch it was taken after; null when there is none
+ * (a run stopped between two planned snapshots).
+ */
+export function epochFraction(epoch: number, step: number): string | null {
+  if (Number.isInteger(epoch)) return String(epoch);
+  if (!(epoch > 0) || !(step > 0)) return null;
+  const perEpoch = Math.round(step / epoch);
+  const whole = Math.floor(epoch + 1e-9);
+  const into = step - whole * perEpoch;
+  for (const d of DENOMINATORS) {
+    const k = Math.round((into * d) / perEpoch);
+    if (k <= 0 || k >= d || Math.abs(into - (k * perEpoch) / d) > 0.5 + 1e-9) continue;
+    const g = gcd(k, d);
+    const text = GLYPHS[`${k / g}/${d / g}`] ?? `${k / g}/${d / g}`;
+    return whole > 0 ? `${whole}\u2009${text}` : text;
+  }
+  return null;
+}
+
+/** When a snapshot was taken: "epoch 1 ¼", or "step 40" for a run stopped in between. */
+export function snapshotWhen(snapshot: { epoch: number; step: number }): string {
+  const fraction = epochFraction(snapshot.epoch, snapshot.step);
+  return fraction !== null ? `epoch ${fraction}` : `step ${snapshot.step}`;
+}
+
+/** A short axis label of a snapshot: "¼", "1 ½", or its epoch to two decimals. */
+export function snapshotTick(snapshot: { epoch: number; step: number }): string {
+  return epochFraction(snapshot.epoch, snapshot.step) ?? Number(snapshot.epoch.toFixed(2)).toString();
+}
+
 export function fmtDate(iso: string | null | undefined): string {
   if (!iso) return "–";
   const d = new Date(iso);
@@ -55,7 +117,7 @@ export function configSummary(recorded: object): string[] {
     parts.push(lr != null ? `${String(config.optimizer)} lr ${String(lr)}` : String(config.optimizer));
   }
   if (config.batch_size != null) parts.push(`batch ${String(config.batch_size)}`);
-  if (config.epochs != null) parts.push(`${String(config.epochs)} epochs`);
+  if (config.epochs != null) parts.push(plural(String(config.epochs), "epoch"));
   if (config.seed != null) parts.push(`seed ${String(config.seed)}`);
   return parts;
 }

@@ -10,67 +10,82 @@ export interface Frame {
   metrics: Metrics;
   count: number;
   numClasses: number;
-  /** Positions scaled into [-1, 1] on both axes, interleaved x, y. */
+  /** Map positions as recorded (aligned across the run's snapshots), interleaved x, y. */
   positions: Float32Array;
   predictions: Int32Array;
   probabilities: Float32Array;
   confusion: number[][];
 }
 
-/** Share of the points, at each end of each axis, that may fall outside the view. */
-const TAIL = 0.01;
+/** Share of the points, at each end of each axis, that may be pulled in to the view's edge. */
+const TAIL = 0.005;
+
+/** The region of the map's coordinates a view shows: a centre and one half-size for both axes. */
+export interface MapExtent {
+  cx: number;
+  cy: number;
+  half: number;
+}
 
 function quantile(sorted: Float32Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * (sorted.length - 1))))];
 }
 
 /**
- * Centres the points on the middle of their central range (the 1st to 99th percentile of
- * each axis) and scales both axes by the same factor so that range fills [-1, 1]; the few
- * points beyond it are pulled in to the edge. Centring on the range rather than the mean
- * keeps a map with one long arm from sitting off-centre.
+ * The extent that holds every frame's points (all but the outermost 0.5% on each side of
+ * each axis, which are pulled in to the edge), so the view neither clips clusters nor
+ * jumps from one snapshot to the next. Null when no frame has a finite point.
  */
-export function normalisePositions(raw: Float32Array, count: number): Float32Array {
-  const out = new Float32Array(count * 2);
-  const xs: number[] = [];
-  const ys: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const x = raw[2 * i];
-    const y = raw[2 * i + 1];
-    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-    xs.push(x);
-    ys.push(y);
+export function mapExtent(frames: Iterable<Frame>): MapExtent | null {
+  let x0 = Infinity;
+  let x1 = -Infinity;
+  let y0 = Infinity;
+  let y1 = -Infinity;
+  for (const frame of frames) {
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (let i = 0; i < frame.count; i++) {
+      const x = frame.positions[2 * i];
+      const y = frame.positions[2 * i + 1];
+      if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+      xs.push(x);
+      ys.push(y);
+    }
+    if (!xs.length) continue;
+    const sortedX = Float32Array.from(xs).sort();
+    const sortedY = Float32Array.from(ys).sort();
+    x0 = Math.min(x0, quantile(sortedX, TAIL));
+    x1 = Math.max(x1, quantile(sortedX, 1 - TAIL));
+    y0 = Math.min(y0, quantile(sortedY, TAIL));
+    y1 = Math.max(y1, quantile(sortedY, 1 - TAIL));
   }
-  if (xs.length === 0) return out;
-  const sortedX = Float32Array.from(xs).sort();
-  const sortedY = Float32Array.from(ys).sort();
-  const [x0, x1] = [quantile(sortedX, TAIL), quantile(sortedX, 1 - TAIL)];
-  const [y0, y1] = [quantile(sortedY, TAIL), quantile(sortedY, 1 - TAIL)];
-  const cx = (x0 + x1) / 2;
-  const cy = (y0 + y1) / 2;
-  const scale = Math.max(x1 - x0, y1 - y0) / 2 || 1;
-  const clamp = (v: number) => Math.max(-EDGE, Math.min(EDGE, v));
+  if (!Number.isFinite(x0)) return null;
+  return { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, half: Math.max(x1 - x0, y1 - y0) / 2 || 1 };
+}
+
+/**
+ * Positions scaled into [-1, 1] on both axes by one factor, y pointing down as on screen;
+ * points beyond the extent are pulled in to its edge.
+ */
+export function projectPositions(raw: Float32Array, count: number, extent: MapExtent): Float32Array {
+  const out = new Float32Array(count * 2);
+  const clamp = (v: number) => Math.max(-1, Math.min(1, v));
   for (let i = 0; i < count; i++) {
     const x = raw[2 * i];
     const y = raw[2 * i + 1];
-    out[2 * i] = Number.isFinite(x) ? clamp((x - cx) / scale) : 0;
-    out[2 * i + 1] = Number.isFinite(y) ? clamp(-(y - cy) / scale) : 0;
+    out[2 * i] = Number.isFinite(x) ? clamp((x - extent.cx) / extent.half) : 0;
+    out[2 * i + 1] = Number.isFinite(y) ? clamp(-(y - extent.cy) / extent.half) : 0;
   }
   return out;
 }
-
-const EDGE = 1;
 
 export function toFrame(detail: SnapshotDetail): Frame {
   const predictions = Int32Array.from(decodeArray(detail.predictions));
   const count = predictions.length;
   const probabilities = Float32Array.from(decodeArray(detail.probabilities));
   const numClasses = detail.probabilities.shape[1] ?? (count ? probabilities.length / count : 0);
-  const rawPositions = decodeArray(detail.positions);
-  const positions = normalisePositions(
-    rawPositions instanceof Float32Array ? rawPositions : Float32Array.from(rawPositions),
-    count,
-  );
+  const raw = decodeArray(detail.positions);
+  const positions = raw instanceof Float32Array ? raw : Float32Array.from(raw);
   return {
     index: detail.index,
     epoch: detail.epoch,
@@ -93,4 +108,11 @@ export interface ProbePanelProps {
   classNames: string[];
   selected: number | null;
   onselect: (index: number) => void;
+}
+
+/** Whether two extents show the same region (so a view need not move). */
+export function sameExtent(a: MapExtent | null, b: MapExtent | null): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  return a.cx === b.cx && a.cy === b.cy && a.half === b.half;
 }

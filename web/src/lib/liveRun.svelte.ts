@@ -88,6 +88,8 @@ export class LiveRun {
           accuracy: toNumbers(c.batches.accuracy),
         });
         for (const s of c.snapshots) this.#addSnapshot(s);
+        // A snapshot is written after the probe set: its images can be asked for.
+        if (c.snapshots.length) void this.#loadProbe();
       },
       (err: unknown) => {
         this.error = errorMessage(err);
@@ -95,7 +97,6 @@ export class LiveRun {
     );
     if (live && !isTerminal(this.run)) this.#follow();
     else this.connection = "closed";
-    void this.#loadProbe();
     await curves;
   }
 
@@ -175,9 +176,13 @@ export class LiveRun {
     }, delay);
   }
 
+  /**
+   * Fetches the probe set and its atlas, once they exist: after a `probe` event, or when a
+   * snapshot is known (asking earlier would only get a 404). A failure is shown, and the
+   * next snapshot tries again.
+   */
   async #loadProbe(): Promise<void> {
     if (this.#probeLoading || this.atlas || this.#stopped) return;
-    if (this.run?.status === "queued") return;
     this.#probeLoading = true;
     try {
       const probe = await api.probe(this.id);
@@ -187,7 +192,6 @@ export class LiveRun {
       this.probeError = null;
     } catch (err) {
       this.probeError = errorMessage(err);
-      if (this.run?.status === "running" && !this.#stopped) setTimeout(() => void this.#loadProbe(), 1500);
     } finally {
       this.#probeLoading = false;
     }
@@ -198,7 +202,6 @@ export class LiveRun {
       status: (e) => {
         if (!this.run) return;
         this.run = { ...this.run, status: e.status, error: e.error ?? this.run.error };
-        if (e.status === "running") void this.#loadProbe();
         if (isTerminal(this.run)) {
           this.#closeStream();
           void api.run(this.id).then(
@@ -224,6 +227,9 @@ export class LiveRun {
           }
           this.#mergeBatches(cols);
         }
+      },
+      probe: () => {
+        void this.#loadProbe();
       },
       snapshot: (s) => {
         this.#addSnapshot(s);

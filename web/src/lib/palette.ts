@@ -1,37 +1,16 @@
-/** Categorical class colours; red is kept out so that it can mark mistakes. */
-const BASE = [
-  "#4e79a7",
-  "#f28e2b",
-  "#59a14f",
-  "#b07aa1",
-  "#edc948",
-  "#76b7b2",
-  "#9c755f",
-  "#ff9da7",
-  "#5b5f97",
-  "#8cd17d",
-  "#bab0ac",
-  "#499894",
-  "#d4a6c8",
-  "#86bcb6",
-  "#f1ce63",
-  "#a0cbe8",
-];
+import palette from "./palette.json";
 
-export const ERROR_COLOR = "#e0242f";
-export const RUN_COLORS = [
-  "#2563eb",
-  "#ea580c",
-  "#16a34a",
-  "#9333ea",
-  "#0891b2",
-  "#ca8a04",
-  "#db2777",
-  "#4b5563",
-];
+/**
+ * Class colours, checked for colour-blind safety (see palette.json); red is kept out of
+ * them because it marks mistakes. Classes beyond the list get hues spread by the golden
+ * angle, which are not checked.
+ */
+export const CLASS_COLORS: readonly string[] = palette.classes;
+export const ERROR_COLOR = palette.error;
+export const RUN_COLORS: readonly string[] = palette.runs;
 
 export function classColor(index: number): string {
-  if (index < BASE.length) return BASE[index];
+  if (index < CLASS_COLORS.length) return CLASS_COLORS[index];
   const hue = (index * 137.508) % 360;
   return `hsl(${hue.toFixed(0)} 55% 55%)`;
 }

@@ -75,6 +75,7 @@ export function validate(
   } else {
     const blocks = form.arch.spec.blocks;
     if (blocks.length === 0) errors.arch = "add at least one block";
+    Object.assign(errors, blockOrderErrors(blocks, arch));
     blocks.forEach((block, i) => {
       const schema = arch.block_types[block.type];
       if (!schema) {
@@ -87,6 +88,27 @@ export function validate(
       }
     });
   }
+  return errors;
+}
+
+/**
+ * The server's rule on the order of blocks, checked as it checks it (same words): once a
+ * block has made the tensor a vector, no block that needs an image may follow.
+ */
+export function blockOrderErrors(blocks: { type: string }[], arch: Architectures): Record<string, string> {
+  const needsImage = new Set(arch.block_order?.needs_image ?? []);
+  const makesVector = new Set(arch.block_order?.makes_vector ?? []);
+  const errors: Record<string, string> = {};
+  let flattenedBy = -1;
+  blocks.forEach((block, i) => {
+    if (needsImage.has(block.type) && flattenedBy >= 0) {
+      const previous = blocks[flattenedBy].type;
+      errors[`blocks.${i}`] =
+        `blocks[${i}] (${block.type}) needs an image-shaped tensor, but ` +
+        `blocks[${flattenedBy}] (${previous}) has already made it a vector`;
+    }
+    if (makesVector.has(block.type) && flattenedBy < 0) flattenedBy = i;
+  });
   return errors;
 }
 

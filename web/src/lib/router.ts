@@ -13,6 +13,7 @@ export type Route =
   | { name: "compare"; ids: string[]; query: URLSearchParams }
   | { name: "sweeps"; query: URLSearchParams }
   | { name: "sweep"; id: string; query: URLSearchParams }
+  | { name: "docs"; page: string; query: URLSearchParams }
   | { name: "notfound"; path: string; query: URLSearchParams };
 
 /** Parses `#/path?query` into a route. */
@@ -30,6 +31,7 @@ export function parseHash(hash: string): Route {
   }
   if (parts[0] === "sweeps" && parts.length === 1) return { name: "sweeps", query };
   if (parts[0] === "sweeps" && parts.length === 2) return { name: "sweep", id: parts[1], query };
+  if (parts[0] === "docs" && parts.length === 2) return { name: "docs", page: parts[1], query };
   if (parts[0] === "compare" && parts.length === 1) {
     const ids = (query.get("ids") ?? "")
       .split(",")

@@ -25,7 +25,8 @@ function resolveRef(root: JsonSchema, s: JsonSchema): JsonSchema {
   return root.$defs?.[name] ?? s;
 }
 
-function titleCase(name: string): string {
+/** "kernel_size" as a label: "Kernel size" (pydantic's own titles capitalise every word). */
+function sentenceCase(name: string): string {
   const t = name.replace(/_/g, " ");
   return t.charAt(0).toUpperCase() + t.slice(1);
 }
@@ -57,7 +58,7 @@ export function fieldSpec(root: JsonSchema, name: string, objectSchema?: JsonSch
   return {
     name,
     kind,
-    title: prop.title ?? raw.title ?? titleCase(name),
+    title: sentenceCase(name),
     description: prop.description ?? raw.description ?? "",
     nullable,
     minimum: main.minimum,

@@ -1,9 +1,10 @@
-import type { ProgressEvent, SnapshotSummary, StatusEvent } from "../api/types";
+import type { ProbeEvent, ProgressEvent, SnapshotSummary, StatusEvent } from "../api/types";
 
 export interface RunEventHandlers {
   status?: (data: StatusEvent) => void;
   progress?: (data: ProgressEvent) => void;
   snapshot?: (data: SnapshotSummary) => void;
+  probe?: (data: ProbeEvent) => void;
   connection?: (state: "open" | "reconnecting" | "closed") => void;
 }
 
@@ -29,6 +30,7 @@ export function followRun(url: string, handlers: RunEventHandlers): { close: () 
   listen<StatusEvent>("status", handlers.status);
   listen<ProgressEvent>("progress", handlers.progress);
   listen<SnapshotSummary>("snapshot", handlers.snapshot);
+  listen<ProbeEvent>("probe", handlers.probe);
   source.onopen = () => handlers.connection?.("open");
   source.onerror = () => {
     if (closed) return;

@@ -7,14 +7,19 @@ export class ArrayTween {
   #to: Float32Array | null = null;
   #start = 0;
   #duration = 600;
+  #ease: (t: number) => number = easeCubicInOut;
   progress = 1;
 
   get active(): boolean {
     return this.progress < 1;
   }
 
-  /** Starts moving towards `target`; jumps there when nothing is drawn yet or sizes differ. */
-  moveTo(target: Float32Array, duration: number, now = performance.now()): void {
+  /**
+   * Starts moving towards `target`; jumps there when nothing is drawn yet or sizes differ.
+   * `linear` keeps a constant speed, so that successive moves join into one smooth motion
+   * (playing a film of snapshots); otherwise a move eases in and out.
+   */
+  moveTo(target: Float32Array, duration: number, now = performance.now(), linear = false): void {
     if (!this.current || this.current.length !== target.length || duration <= 0) {
       this.current = Float32Array.from(target);
       this.#from = null;
@@ -26,6 +31,7 @@ export class ArrayTween {
     this.#to = target;
     this.#start = now;
     this.#duration = duration;
+    this.#ease = linear ? (t: number) => t : easeCubicInOut;
     this.progress = 0;
   }
 
@@ -33,7 +39,7 @@ export class ArrayTween {
   step(now = performance.now()): number {
     if (!this.#from || !this.#to || !this.current || this.progress >= 1) return 1;
     const raw = Math.min(1, Math.max(0, (now - this.#start) / this.#duration));
-    const t = easeCubicInOut(raw);
+    const t = this.#ease(raw);
     const from = this.#from;
     const to = this.#to;
     const cur = this.current;

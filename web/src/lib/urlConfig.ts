@@ -17,6 +17,8 @@ export const URL_KEYS = {
   seed: "seed",
   probe_size: "probe",
   snapshot_fractions: "snapshots",
+  snapshots_per_epoch: "per_epoch",
+  eval_size: "eval",
 } as const;
 
 export type FieldName = keyof typeof URL_KEYS;

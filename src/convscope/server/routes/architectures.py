@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from convscope.models import spec
 from convscope.models.presets import get_preset, preset_descriptions, preset_names
-from convscope.server.schemas import Architectures, ConfigInfo, PresetOut
+from convscope.server.schemas import Architectures, BlockOrder, ConfigInfo, PresetOut
 from convscope.training.config import RunConfig
 
 router = APIRouter(tags=["architectures"])
@@ -33,6 +33,9 @@ def _architectures() -> Architectures:
             for name in preset_names()
         ],
         block_types=block_types(),
+        block_order=BlockOrder(
+            needs_image=sorted(spec.SPATIAL_BLOCKS), makes_vector=sorted(spec.FLATTENING_BLOCKS)
+        ),
         config=ConfigInfo.model_validate(
             {"default": RunConfig().to_json_dict(), "schema": RunConfig.model_json_schema()}
         ),

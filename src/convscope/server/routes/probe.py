@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,11 +51,40 @@ def _layout(store: Store, cache: CacheDep, run_id: str) -> AtlasLayout:
     )
 
 
+@dataclass(frozen=True)
+class _ProbeFacts:
+    """What the probe file says beyond images and labels."""
+
+    evaluated: int | None
+    validation_size: int | None
+    images_digest: str
+
+
+def _facts(store: Store, cache: CacheDep, run_id: str) -> _ProbeFacts:
+    def read() -> _ProbeFacts:
+        arrays = _probe_arrays(store, run_id)
+        digest = hashlib.blake2b(digest_size=12)
+        for key in ("images", "labels"):
+            value = np.ascontiguousarray(arrays[key])
+            digest.update(f"{key}{value.dtype.str}{value.shape}".encode())
+            digest.update(value.tobytes())
+        evaluated = arrays.get("eval_indices")
+        size = arrays.get("validation_size")
+        return _ProbeFacts(
+            evaluated=None if evaluated is None else len(evaluated),
+            validation_size=None if size is None else int(size),
+            images_digest=digest.hexdigest(),
+        )
+
+    return cache.get_or_compute((run_id, "facts"), read)
+
+
 @router.get("/runs/{run_id}/probe", response_model=ProbeOut, responses=_404)
 def probe(run_id: str, store: StoreDep, cache: CacheDep) -> ProbeOut:
-    """The probe set's labels and the layout of its atlas."""
+    """The probe set's labels, the layout of its atlas, and what every snapshot measures."""
     run = store.get_run(run_id)
     layout = _layout(store, cache, run_id)
+    facts = _facts(store, cache, run_id)
     return ProbeOut(
         count=layout.count,
         labels=_labels(store, cache, run_id).tolist(),
@@ -63,6 +94,9 @@ def probe(run_id: str, store: StoreDep, cache: CacheDep) -> ProbeOut:
         channels=layout.channels,
         columns=layout.columns,
         atlas_url=f"/api/runs/{run_id}/probe/{ATLAS_FILE}",
+        evaluated=facts.evaluated,
+        validation_size=facts.validation_size,
+        images_digest=facts.images_digest,
     )
 
 
