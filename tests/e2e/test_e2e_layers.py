@@ -25,7 +25,12 @@ from upload_files import class_folders_zip  # noqa: E402 - needs the path above
 def digits_run(api: Api) -> str:
     """A finished small_cnn run on 8x8 digits, with four snapshots."""
     run = api.create_run(
-        dataset="digits", arch="small_cnn", epochs=3, probe_size=100, snapshot_fractions=[0.5]
+        dataset="digits",
+        arch="small_cnn",
+        epochs=3,
+        probe_size=100,
+        snapshot_fractions=[0.5],
+        snapshots_per_epoch=1,
     )
     api.wait_until(run["id"], {"done"})
     return run["id"]

@@ -102,7 +102,8 @@ def test_two_runs_on_ray_one_cancelled_one_killed(server: LiveServer) -> None:
     os.kill(pids[second], signal.SIGKILL)
     killed = wait_status(server, second, FINISHED, timeout=60)
     assert killed["status"] == "interrupted"
-    assert "Ray worker" in killed["error"]
+    # Told by the Ray executor or by the liveness check of the store, whichever saw it first.
+    assert "Ray worker" in killed["error"] or f"pid {pids[second]}" in killed["error"]
     snapshots = server.client.get(f"/api/runs/{second}/snapshots").json()
     assert len(snapshots) >= before >= 1
     detail = server.client.get(f"/api/runs/{second}/snapshots/0").json()

@@ -23,6 +23,7 @@ epochs = 2
 train_size = 200
 probe_size = 50
 snapshot_fractions = []
+snapshots_per_epoch = 1
 
 [parameters]
 learning_rate = [0.01, 0.000001]
