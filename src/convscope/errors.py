@@ -28,6 +28,26 @@ class InvalidInput(ConvscopeError, ValueError):
         super().__init__(message)
 
 
+class LimitExceeded(InvalidInput):
+    """A value goes past one of the limits of :class:`convscope.config.Settings`.
+
+    Args:
+        field: The field or option at fault.
+        reason: What was found and what the limit allows, in words.
+        limit: The name of the limit (a ``Settings`` field, e.g. ``"max_model_params"``).
+        maximum: The value of the limit.
+    """
+
+    def __init__(self, field: str, reason: str, *, limit: str, maximum: float) -> None:
+        self.limit = limit
+        self.maximum = maximum
+        super().__init__(field, f"{reason} (limit {limit} = {maximum:,})")
+
+
+class PayloadTooLarge(LimitExceeded):
+    """What was sent (a request body, an upload, a file inside it) is larger than a limit."""
+
+
 class DataUnavailable(ConvscopeError):
     """A dataset's files cannot be found; the message says where we looked and how to get them."""
 

@@ -14,13 +14,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     parser.add_argument("--store", default=None, help="store directory (default: ~/.convscope)")
     parser.add_argument("--workers", type=int, default=None, help="training worker processes")
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve a non-loopback --host without an access token (anyone can use it)",
+    )
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 0:
         parser.error("--workers must be 0 or more")
 
     from convscope.server.app import serve
 
-    serve(host=args.host, port=args.port, store_dir=args.store, workers=args.workers)
+    serve(
+        host=args.host,
+        port=args.port,
+        store_dir=args.store,
+        workers=args.workers,
+        no_auth=args.no_auth,
+    )
 
 
 # Guarded: spawned worker processes import this module again under another name.

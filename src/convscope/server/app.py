@@ -11,6 +11,8 @@ import contextlib
 import dataclasses
 import logging
 import os
+import secrets
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,11 +21,13 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 import convscope
-from convscope.config import Settings
+from convscope.config import Settings, is_loopback
 from convscope.server.cache import LRUCache
 from convscope.server.errors import add_exception_handlers
 from convscope.server.events import EventHub
+from convscope.server.limits import BodyLimitMiddleware
 from convscope.server.routes import architectures, datasets, events, health, probe, runs, snapshots
+from convscope.server.security import TOKEN_QUERY, SecurityMiddleware
 from convscope.store import Store
 from convscope.training.jobs import DEFAULT_TRAINER, WorkerPool, open_store, process_exists
 
@@ -62,7 +66,7 @@ def _add_static(app: FastAPI, static_dir: Path) -> None:
             return JSONResponse({"detail": f"no API route /{path}"}, status_code=404)
         if not index.is_file():
             return HTMLResponse(_MISSING_WEB_APP)
-        if path:
+        if path and "\x00" not in path:
             candidate = (root / path).resolve()
             # Never serve anything outside the static directory ("../" in the path).
             if candidate.is_relative_to(root) and candidate.is_file():
@@ -92,8 +96,9 @@ def create_app(
             trainer unless a test or an embedding application substitutes its own).
 
     Returns:
-        The app. Its lifespan marks orphaned runs interrupted, starts the event hub and
-        the workers, and on shutdown stops the workers (their runs become interrupted).
+        The app. Its lifespan marks orphaned runs interrupted, compacts the events of
+        finished runs, starts the event hub and the workers, and on shutdown stops the
+        workers (their runs become interrupted).
     """
     settings = settings or Settings()
     store = open_store(settings)
@@ -104,6 +109,7 @@ def create_app(
         marked = await anyio.to_thread.run_sync(store.mark_orphans_interrupted, alive)
         if marked:
             logger.warning("marked %d orphaned runs interrupted: %s", len(marked), marked)
+        await anyio.to_thread.run_sync(store.compact_finished_events)
         await app.state.hub.start()
         pool = None
         if start_workers and settings.workers > 0:
@@ -126,11 +132,18 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = store
-    app.state.hub = EventHub(store)
+    app.state.hub = EventHub(
+        store,
+        max_connections=settings.sse_max_connections,
+        max_per_run=settings.sse_max_per_run,
+    )
     app.state.pool = None
     app.state.cache = LRUCache()
 
     add_exception_handlers(app)
+    # The last added is the outermost: the host and origin checks come before all else.
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
+    app.add_middleware(SecurityMiddleware, settings=settings)
     for module in (health, datasets, architectures, runs, events, snapshots, probe):
         app.include_router(module.router, prefix="/api")
     _add_static(app, static_dir or STATIC_DIR)
@@ -142,14 +155,22 @@ def serve(
     port: int = 8000,
     store_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
+    *,
+    no_auth: bool = False,
 ) -> None:
     """Run the server until interrupted (Ctrl-C stops it and its workers).
+
+    A ``host`` other than loopback makes the server reachable from other machines: it
+    then requires an access token, generated here and printed in the address to open,
+    unless ``no_auth`` is set.
 
     Args:
         host: Interface to bind; the default keeps the server local to this machine.
         port: TCP port.
         store_dir: Store directory; default: ``$CONVSCOPE_STORE`` or ``~/.convscope``.
         workers: Training worker processes; default: ``$CONVSCOPE_WORKERS`` or 1.
+        no_auth: Serve a non-loopback ``host`` without a token (anyone who can reach the
+            port can train, cancel and delete runs).
     """
     import uvicorn
 
@@ -158,6 +179,14 @@ def serve(
         settings = dataclasses.replace(settings, store_dir=Path(store_dir).expanduser())
     if workers is not None:
         settings = dataclasses.replace(settings, workers=workers)
+    token = None
+    if not is_loopback(host):
+        # Reached under any name (its addresses, its DNS names): the token protects it.
+        settings = dataclasses.replace(settings, allowed_hosts=("*",))
+        if not no_auth:
+            token = secrets.token_urlsafe(24)
+            settings = dataclasses.replace(settings, auth_token=token)
+    _raise_open_file_limit(settings.sse_max_connections + 256)
     app = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -173,8 +202,33 @@ def serve(
     # Event streams never end by themselves: close them when a shutdown starts, or the
     # server would wait for every open browser tab.
     app.state.hub.should_close = lambda: server.should_exit
-    print(f"convscope {convscope.__version__}: http://{host}:{port}  (store: {settings.store_dir})")
+    shown = f"[{host}]" if ":" in host else host
+    address = f"http://{shown}:{port}/"
+    if token is not None:
+        address += f"?{TOKEN_QUERY}={token}"
+    print(f"convscope {convscope.__version__}: {address}  (store: {settings.store_dir})")
+    if token is not None:
+        print("  reachable from other machines: open the address above, with its token")
+    elif not is_loopback(host):
+        print(
+            "  WARNING: --no-auth: anyone who can reach this port can train, cancel and "
+            "delete runs",
+            file=sys.stderr,
+        )
     # uvicorn re-raises the Ctrl-C it handled once the shutdown is complete; as
     # `uvicorn.run` does, end quietly.
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
+
+
+def _raise_open_file_limit(wanted: int) -> None:
+    # Every event stream holds a socket: let the process open as many as the limits allow.
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return
+    with contextlib.suppress(ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

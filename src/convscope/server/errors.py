@@ -14,13 +14,17 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from convscope.errors import (
     ConvscopeError,
     DataUnavailable,
     InvalidInput,
     InvalidTransition,
+    LimitExceeded,
     NotFound,
+    PayloadTooLarge,
     StoreError,
 )
 
@@ -30,6 +34,9 @@ _BLOCK_TAGS = frozenset(
     {"conv", "pool", "dense", "dropout", "batchnorm", "residual", "global_pool", "flatten"}
 )
 _VALUE_ERROR_PREFIX = "Value error, "
+#: Longest input echoed back in a 422 entry, as JSON text; longer ones are left out, so
+#: that a large bad body does not come back whole.
+MAX_ECHOED_INPUT = 200
 
 
 def _clean_loc(loc: tuple[Any, ...]) -> list[Any]:
@@ -69,8 +76,23 @@ def clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]
         if message.startswith(_VALUE_ERROR_PREFIX):
             entry["msg"] = message[len(_VALUE_ERROR_PREFIX) :]
         entry.pop("ctx", None)
+        if "input" in entry and not _short(entry["input"]):
+            del entry["input"]
         cleaned.append(entry)
     return cleaned or errors
+
+
+def _short(value: Any) -> bool:
+    if value is None or isinstance(value, bool | int | float):
+        return True
+    if isinstance(value, str):
+        return len(value) <= MAX_ECHOED_INPUT
+    if isinstance(value, list | tuple | dict) and len(value) <= 16:
+        try:
+            return len(repr(value)) <= MAX_ECHOED_INPUT
+        except RecursionError:
+            return False
+    return False
 
 
 def _request_validation(_: Request, exc: Exception) -> JSONResponse:
@@ -89,6 +111,22 @@ def _invalid_input(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+def _limit_exceeded(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LimitExceeded)
+    loc = ["body", *(int(p) if p.isdigit() else p for p in exc.field.split("."))]
+    detail = [
+        {
+            "loc": loc,
+            "msg": exc.reason,
+            "type": "limit_exceeded",
+            "limit": exc.limit,
+            "maximum": exc.maximum,
+        }
+    ]
+    code = 413 if isinstance(exc, PayloadTooLarge) else 422
+    return JSONResponse({"detail": detail}, status_code=code)
+
+
 def _data_unavailable(_: Request, exc: Exception) -> JSONResponse:
     detail = [{"loc": ["body", "dataset"], "msg": str(exc), "type": "value_error"}]
     return JSONResponse({"detail": detail}, status_code=422)
@@ -101,6 +139,33 @@ def _plain(code: int) -> Callable[[Request, Exception], JSONResponse]:
     return handler
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method that some route serves at the request's path (for ``Allow``)."""
+    methods: set[str] = set()
+    api = request.url.path == "/api" or request.url.path.startswith("/api/")
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.NONE:
+            continue
+        route_methods = getattr(route, "methods", None) or set()
+        # The web app's catch-all route serves pages, not the API's paths.
+        if api and getattr(route, "path", "") == "/{path:path}":
+            continue
+        methods.update(route_methods)
+    return sorted(methods)
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods = allowed_methods(request)
+        if not methods:
+            return JSONResponse({"detail": f"no API route {request.url.path}"}, status_code=404)
+        headers["Allow"] = ", ".join(methods)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
 def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     logger.error("unexpected error", exc_info=exc)
     return JSONResponse({"detail": "internal server error; see the server log"}, status_code=500)
@@ -109,6 +174,8 @@ def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 def add_exception_handlers(app: FastAPI) -> None:
     """Register every handler on ``app`` (lookups follow the exception's class hierarchy)."""
     app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(LimitExceeded, _limit_exceeded)
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(DataUnavailable, _data_unavailable)
     app.add_exception_handler(NotFound, _plain(404))

@@ -12,6 +12,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health)
-def health(pool: PoolDep) -> Health:
+async def health(pool: PoolDep) -> Health:
     """The server is up; ``workers`` counts the live worker processes."""
+    # On the event loop, not in a thread: it must answer even when every thread is busy.
     return Health(version=convscope.__version__, workers=pool.alive_count() if pool else 0)

@@ -1,0 +1,120 @@
+"""The request-body limit: every body is counted as it arrives, multipart uploads included.
+
+A body larger than ``Settings.max_request_bytes`` is refused with 413 before the route
+reads it: at once when ``Content-Length`` says so, else as soon as the bytes received go
+past the limit, so that no route ever holds more than the limit in memory. Only routes
+marked with :func:`accepts_uploads` take ``multipart/form-data`` bodies up to
+``Settings.max_upload_bytes``; every other route keeps the small limit whatever the body
+claims to be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from convscope.config import Settings
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+_UPLOAD_MARK = "__convscope_accepts_uploads__"
+
+
+def accepts_uploads(endpoint: Endpoint) -> Endpoint:
+    """Mark a route's function as taking uploads: ``multipart/form-data`` bodies up to
+    ``Settings.max_upload_bytes`` (other bodies keep ``max_request_bytes``).
+
+    Use it under the route decorator::
+
+        @router.post("/uploads/images")
+        @accepts_uploads
+        async def upload_image(file: UploadFile) -> ...: ...
+    """
+    setattr(endpoint, _UPLOAD_MARK, True)
+    return endpoint
+
+
+def too_large_detail(limit: str, maximum: int, received: int | None = None) -> list[dict]:
+    """The 422-style detail of a 413 answer, naming the limit."""
+    size = f"{received} bytes" if received is not None else "more bytes than allowed"
+    return [
+        {
+            "loc": ["body"],
+            "msg": f"the request body has {size} (limit {limit} = {maximum:,})",
+            "type": "limit_exceeded",
+            "limit": limit,
+            "maximum": maximum,
+        }
+    ]
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while a body is being received, once it goes past its limit (HTTP 413).
+
+    An ``HTTPException``, so that FastAPI's body parsing passes it on unchanged.
+    """
+
+    def __init__(self, limit: str, maximum: int) -> None:
+        super().__init__(status_code=413)
+        # A list, like every other refusal's detail (Starlette types it as text).
+        self.detail = too_large_detail(limit, maximum)  # type: ignore[assignment]
+
+
+class BodyLimitMiddleware:
+    """ASGI middleware that enforces the body limits of ``settings``.
+
+    Args:
+        app: The application.
+        settings: Where ``max_request_bytes`` and ``max_upload_bytes`` come from.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.max_request_bytes = settings.max_request_bytes
+        self.max_upload_bytes = settings.max_upload_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        limit, maximum = self._limit(scope, headers)
+        declared = headers.get(b"content-length", b"").strip()
+        if declared.isdigit() and int(declared) > maximum:
+            response = JSONResponse(
+                {"detail": too_large_detail(limit, maximum, int(declared))}, status_code=413
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > maximum:
+                    raise BodyTooLarge(limit, maximum)
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _limit(self, scope: Scope, headers: dict[bytes, bytes]) -> tuple[str, int]:
+        content_type = headers.get(b"content-type", b"").lower()
+        if content_type.startswith(b"multipart/form-data") and _takes_uploads(scope):
+            return "max_upload_bytes", self.max_upload_bytes
+        return "max_request_bytes", self.max_request_bytes
+
+
+def _takes_uploads(scope: Scope) -> bool:
+    app = scope.get("app")
+    router = getattr(app, "router", None)
+    for route in getattr(router, "routes", ()):
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return bool(getattr(getattr(route, "endpoint", None), _UPLOAD_MARK, False))
+    return False
