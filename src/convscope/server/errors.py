@@ -7,6 +7,7 @@ Bad input gets 422 with one entry per field, an unknown id 404, a forbidden stat
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 
 from convscope.errors import (
     ConvscopeError,
@@ -140,19 +140,26 @@ def _plain(code: int) -> Callable[[Request, Exception], JSONResponse]:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Every method that some route serves at the request's path (for ``Allow``)."""
-    methods: set[str] = set()
-    api = request.url.path == "/api" or request.url.path.startswith("/api/")
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.NONE:
-            continue
-        route_methods = getattr(route, "methods", None) or set()
-        # The web app's catch-all route serves pages, not the API's paths.
-        if api and getattr(route, "path", "") == "/{path:path}":
-            continue
-        methods.update(route_methods)
-    return sorted(methods)
+    """Every method that some API route serves at the request's path (for ``Allow``).
+
+    Read from the app's OpenAPI paths (every API route, however routers are included);
+    a path outside the API is a page of the web app, served to GET.
+    """
+    path = request.url.path
+    if not (path == "/api" or path.startswith("/api/")):
+        return ["GET"]
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = [
+            (re.compile("^" + re.sub(r"\{[^/}]+\}", "[^/]+", template) + "$"), set(methods))
+            for template, methods in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.allowed_methods = table
+    allowed: set[str] = set()
+    for pattern, methods in table:
+        if pattern.match(path):
+            allowed.update(method.upper() for method in methods)
+    return sorted(allowed)
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convscope.config import Settings
@@ -82,18 +81,28 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        limit, maximum = self._limit(scope, headers)
-        declared = headers.get(b"content-length", b"").strip()
-        if declared.isdigit() and int(declared) > maximum:
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+        # Before routing, a multipart body may be an upload: the larger limit for now.
+        limit, maximum = self._limit(multipart, upload=multipart)
+        declared_text = headers.get(b"content-length", b"").strip()
+        declared = int(declared_text) if declared_text.isdigit() else None
+        if declared is not None and declared > maximum:
             response = JSONResponse(
-                {"detail": too_large_detail(limit, maximum, int(declared))}, status_code=413
+                {"detail": too_large_detail(limit, maximum, declared)}, status_code=413
             )
             await response(scope, receive, send)
             return
         received = 0
+        routed = False
 
         async def counted() -> Message:
-            nonlocal received
+            nonlocal received, routed, limit, maximum
+            if not routed:
+                # The route reads the body: the router has named its endpoint by now.
+                routed = True
+                limit, maximum = self._limit(multipart, upload=_takes_uploads(scope))
+                if declared is not None and declared > maximum:
+                    raise BodyTooLarge(limit, maximum)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -103,18 +112,11 @@ class BodyLimitMiddleware:
 
         await self.app(scope, counted, send)
 
-    def _limit(self, scope: Scope, headers: dict[bytes, bytes]) -> tuple[str, int]:
-        content_type = headers.get(b"content-type", b"").lower()
-        if content_type.startswith(b"multipart/form-data") and _takes_uploads(scope):
+    def _limit(self, multipart: bool, *, upload: bool) -> tuple[str, int]:
+        if multipart and upload:
             return "max_upload_bytes", self.max_upload_bytes
         return "max_request_bytes", self.max_request_bytes
 
 
 def _takes_uploads(scope: Scope) -> bool:
-    app = scope.get("app")
-    router = getattr(app, "router", None)
-    for route in getattr(router, "routes", ()):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return bool(getattr(getattr(route, "endpoint", None), _UPLOAD_MARK, False))
-    return False
+    return bool(getattr(scope.get("endpoint"), _UPLOAD_MARK, False))

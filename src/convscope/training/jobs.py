@@ -110,7 +110,20 @@ def worker_main(settings: Settings, ready: ProcessEvent | None = None, trainer: 
         if run is None:
             time.sleep(CLAIM_INTERVAL_S)
             continue
+        fresh_keras_state()
         train_claimed_run(store, run.id, train, parent_pid=parent)
+
+
+def fresh_keras_state() -> None:
+    """Reset Keras' global state, so that a run never inherits what an earlier one left.
+
+    A run that fails inside TensorFlow can leave Keras' name-scope stack and graph state
+    broken, and every later run of the same process would then fail too. Keras is
+    cleared only if the trainer imported it.
+    """
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.backend.clear_session()
 
 
 def train_claimed_run(
