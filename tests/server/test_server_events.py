@@ -218,3 +218,37 @@ def test_events_seen_in_replay_and_live_are_sent_once(store: Store) -> None:
 def ids_in(chunks: list[str]) -> list[int]:
     """The ids of the events in some SSE chunks, in order."""
     return [int(line[4:]) for c in chunks for line in c.split("\n") if line.startswith("id: ")]
+
+
+def test_full_replay_pages_are_shared_until_the_run_ends(store: Store) -> None:
+    from convscope.server.events import REPLAY_PAGE
+
+    run_id = seed_run(store, status="running", snapshots=0)
+    for step in range(REPLAY_PAGE + 10):
+        store.add_event(run_id, "progress", {"step": step})
+    reads: list[int] = []
+    read = store.events_after
+
+    def counted(run: str | None, after: int, limit: int = 500) -> list:
+        if run == run_id:
+            reads.append(after)
+        return read(run, after, limit=limit)
+
+    store.events_after = counted  # type: ignore[method-assign]
+
+    async def scenario() -> tuple[int, int, int]:
+        hub = EventHub(store)
+        first = await hub.replay_page(run_id, 0)
+        assert await hub.replay_page(run_id, 0) is first  # a full page: read once
+        tail = await hub.replay_page(run_id, first.last_id)
+        await hub.replay_page(run_id, first.last_id)  # a partial page may still grow
+        store.set_status(run_id, "done")
+        await hub.poll_once()  # sees the run end: its pages are out of date
+        after_end = await hub.replay_page(run_id, 0)
+        return first.count, tail.count, after_end.count
+
+    full, tail, after_end = run_in_own_loop(scenario)
+    assert (full, tail) == (REPLAY_PAGE, 11)  # the "running" event, then 510 progress
+    first_id = reads[0]
+    assert reads.count(first_id) == 2 and len(reads) == 4
+    assert after_end < 10  # compacted: only the last progress event is left

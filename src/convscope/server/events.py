@@ -30,6 +30,7 @@ import anyio.to_thread
 from fastapi.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
+from convscope.server.cache import LRUCache
 from convscope.store import EventRecord, Store
 from convscope.store.records import FINISHED
 
@@ -39,6 +40,9 @@ POLL_INTERVAL_S = 0.2
 QUEUE_SIZE = 256
 HEARTBEAT_S = 15.0
 REPLAY_PAGE = 500
+#: Full replay pages kept formatted: clients that reconnect from the same point (a page
+#: reload replays from the start) share them instead of each reading the database.
+REPLAY_CACHE_PAGES = 64
 #: Largest event id (SQLite integers are 64-bit); a larger resume point means "after all".
 MAX_EVENT_ID = 2**63 - 1
 
@@ -158,6 +162,7 @@ class EventHub:
         self.max_per_run = max_per_run
         self._subscribers: set[Subscription] = set()
         self._per_run: Counter[str] = Counter()
+        self._replay_pages = LRUCache(REPLAY_CACHE_PAGES)
         self._last_id = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -208,6 +213,20 @@ class EventHub:
             self._per_run[run_id] += 1
         return subscription
 
+    async def replay_page(self, run_id: str, after_id: int) -> ReplayPage:
+        """A page of a run's stored events after ``after_id``, formatted.
+
+        Read in a thread; a full page never changes (later events get larger ids), so it
+        is kept and shared until the run ends (when its progress events are compacted).
+        """
+        key = (run_id, after_id)
+        page = self._replay_pages.get(key)
+        if page is None:
+            page = await anyio.to_thread.run_sync(read_replay_page, self.store, run_id, after_id)
+            if page.count == REPLAY_PAGE:
+                self._replay_pages.put(key, page)
+        return page
+
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a client (idempotent)."""
         if subscription in self._subscribers:
@@ -231,6 +250,9 @@ class EventHub:
                 return total
 
     def _publish(self, event: EventRecord) -> None:
+        if ends_run(event):
+            # The store has compacted the run's events: its cached pages are out of date.
+            self._replay_pages.discard_prefix(event.run_id)
         for subscription in list(self._subscribers):
             if subscription.run_id != event.run_id:
                 continue
@@ -266,6 +288,7 @@ async def event_stream(
     run_id: str,
     last_event_id: int,
     *,
+    finished: bool | None = None,
     subscription: Subscription | None = None,
     is_disconnected: Callable[[], Awaitable[bool]] | None = None,
     heartbeat_s: float = HEARTBEAT_S,
@@ -281,6 +304,8 @@ async def event_stream(
         hub: The app's event hub.
         run_id: The run whose events are streamed.
         last_event_id: The id of the last event the client has (0 for none).
+        finished: Whether the run had finished before the stream started, when the
+            caller knows (read from the store otherwise).
         subscription: The client's subscription, when the caller made it (to refuse a
             client over the caps before answering); made here otherwise.
         is_disconnected: Checked between events, so a gone client frees its queue soon.
@@ -293,10 +318,11 @@ async def event_stream(
     try:
         # The status is read before the replay: a run seen finished here has every event
         # in the database already, so the replay holds its end.
-        run = await anyio.to_thread.run_sync(hub.store.get_run, run_id)
+        if finished is None:
+            finished = (await anyio.to_thread.run_sync(hub.store.get_run, run_id)).finished
         sent = last_event_id
         while True:
-            page = await anyio.to_thread.run_sync(read_replay_page, hub.store, run_id, sent)
+            page = await hub.replay_page(run_id, sent)
             if page.text:
                 yield page.text
             sent = page.last_id
@@ -304,7 +330,7 @@ async def event_stream(
                 return
             if page.count < REPLAY_PAGE:
                 break
-        if run.finished:
+        if finished:
             return
         yield ": connected\n\n"
         idle = 0.0

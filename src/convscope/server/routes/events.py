@@ -21,9 +21,10 @@ router = APIRouter(tags=["events"])
 RETRY_AFTER_S = 5
 
 
-def _nothing_left(store: Store, run_id: str, after_id: int) -> bool:
-    # A finished run whose every event the client has: nothing will ever come.
-    return store.get_run(run_id).finished and not store.events_after(run_id, after_id, limit=1)
+def _run_state(store: Store, run_id: str, after_id: int) -> tuple[bool, bool]:
+    """Whether the run has finished, and whether the client already has all its events."""
+    finished = store.get_run(run_id).finished
+    return finished, finished and not store.events_after(run_id, after_id, limit=1)
 
 
 @router.get(
@@ -54,7 +55,8 @@ async def run_events(
     finished run gets 204 (an ``EventSource`` then stops reconnecting).
     """
     resume = parse_last_event_id(request.headers.get("last-event-id"), last_event_id)
-    if await anyio.to_thread.run_sync(_nothing_left, store, run_id, resume):
+    finished, nothing_left = await anyio.to_thread.run_sync(_run_state, store, run_id, resume)
+    if nothing_left:
         return Response(status_code=204)
     try:
         subscription = hub.subscribe(run_id)
@@ -72,7 +74,12 @@ async def run_events(
             {"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
         )
     stream = event_stream(
-        hub, run_id, resume, subscription=subscription, is_disconnected=request.is_disconnected
+        hub,
+        run_id,
+        resume,
+        finished=finished,
+        subscription=subscription,
+        is_disconnected=request.is_disconnected,
     )
     return EventStreamResponse(
         stream, hub=hub, subscription=subscription, send_timeout=settings.sse_send_timeout_s
