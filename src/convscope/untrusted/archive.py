@@ -16,6 +16,7 @@ import io
 import os
 import re
 import stat
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -29,6 +30,9 @@ from convscope.errors import InvalidInput, PayloadTooLarge
 #: Compression methods read: Python bounds the output of these two only.
 METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
 _LOCAL_HEADER_BYTES = 30
+_END_RECORD_BYTES = 22
+_MAX_COMMENT_BYTES = 65535
+_ZIP64_LOCATOR_BYTES = 20
 _CHUNK = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
@@ -77,8 +81,15 @@ class SafeZip:
         entries: The file entries (folders left out), in directory order.
     """
 
-    def __init__(self, archive: zipfile.ZipFile, limits: ArchiveLimits, field: str) -> None:
+    def __init__(
+        self,
+        archive: zipfile.ZipFile,
+        limits: ArchiveLimits,
+        field: str,
+        owned: IO[bytes] | None = None,
+    ) -> None:
         self._archive = archive
+        self._owned = owned
         self.limits = limits
         self.field = field
         self.entries = [info for info in archive.infolist() if not info.is_dir()]
@@ -124,8 +135,10 @@ class SafeZip:
         return b"".join(chunks)
 
     def close(self) -> None:
-        """Close the archive (and the file it was read from)."""
+        """Close the archive (and the file it was read from, when it opened it)."""
         self._archive.close()
+        if self._owned is not None:
+            self._owned.close()
 
     def __enter__(self) -> SafeZip:
         return self
@@ -169,19 +182,71 @@ def open_zip(
             uncompressed, or an entry compressed suspiciously well (a zip bomb).
     """
     limits = limits or ArchiveLimits.from_settings()
-    opened: Any = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
-    if isinstance(opened, str | os.PathLike):
-        opened = Path(opened)
+    file: Any
+    if isinstance(source, bytes | bytearray):
+        file = io.BytesIO(source)
+    elif isinstance(source, str | os.PathLike):
+        try:
+            file = Path(source).open("rb")  # noqa: SIM115 - the SafeZip closes it
+        except OSError as error:
+            raise InvalidInput(field, f"cannot be read ({error.strerror})") from None
+    else:
+        file = source
     try:
-        archive = zipfile.ZipFile(opened)
-    except Exception as error:  # a hostile file can make zipfile raise almost anything
-        raise InvalidInput(field, f"not a readable zip archive ({error})") from None
+        entries = _declared_entries(file)
+        if entries is not None and entries > limits.max_entries:
+            # Refused from the end record, before zipfile reads every entry's header.
+            raise PayloadTooLarge(
+                field,
+                f"the zip has {entries} entries",
+                limit="max_archive_entries",
+                maximum=limits.max_entries,
+            )
+        try:
+            archive = zipfile.ZipFile(file)
+        except Exception as error:  # a hostile file can make zipfile raise almost anything
+            raise InvalidInput(field, f"not a readable zip archive ({error})") from None
+    except BaseException:
+        if file is not source:
+            file.close()
+        raise
+    opened = SafeZip(archive, limits, field, owned=file if file is not source else None)
     try:
         _check_directory(archive, limits, field)
     except BaseException:
-        archive.close()
+        opened.close()
         raise
-    return SafeZip(archive, limits, field)
+    return opened
+
+
+def _declared_entries(file: IO[bytes]) -> int | None:
+    """The entry count the zip's end record declares, or None if there is no end record."""
+    try:
+        file.seek(0, os.SEEK_END)
+        size = file.tell()
+        tail_length = min(size, _END_RECORD_BYTES + _MAX_COMMENT_BYTES)
+        file.seek(size - tail_length)
+        tail = file.read(tail_length)
+        file.seek(0)
+    except (OSError, ValueError):
+        return None
+    position = tail.rfind(b"PK\x05\x06")
+    if position < 0 or len(tail) < position + _END_RECORD_BYTES:
+        return None
+    (entries,) = struct.unpack("<H", tail[position + 10 : position + 12])
+    locator = position - _ZIP64_LOCATOR_BYTES
+    if entries == 0xFFFF and locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+        # Zip64: the count is in a larger record the locator points to.
+        (record_at,) = struct.unpack("<Q", tail[locator + 8 : locator + 16])
+        try:
+            file.seek(record_at)
+            record = file.read(56)
+            file.seek(0)
+        except (OSError, ValueError, OverflowError):
+            return None
+        if record[:4] == b"PK\x06\x06" and len(record) == 56:
+            (entries,) = struct.unpack("<Q", record[32:40])
+    return int(entries)
 
 
 def _check_directory(archive: zipfile.ZipFile, limits: ArchiveLimits, field: str) -> None:
