@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python bench/recorder_overhead.py
 	$(BIN)/python bench/payload_size.py
 	$(BIN)/python bench/browser.py
+	$(BIN)/python bench/adversarial.py
 
 lint: $(VENV)/.installed web/node_modules/.package-lock.json
 	cd web && npm run --silent lint

@@ -22,7 +22,8 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from browser import CHROMIUM, CHROMIUM_ARGS, running_server  # noqa: E402
+from browser import running_server  # noqa: E402
+from chromium import launch  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 
@@ -64,7 +65,7 @@ def main() -> None:
         wait_done(base, cnn)
         wait_done(base, mlp)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch(playwright)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
 
             page.goto(f"{base}/#/")

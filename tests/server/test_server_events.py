@@ -157,7 +157,7 @@ def test_slow_client_is_dropped_and_resumes_from_the_database(store: Store) -> N
     run_id = seed_run(store, status="queued", snapshots=0)
     first = store.last_event_id()
 
-    async def scenario() -> tuple[list[str], list[str]]:
+    async def scenario() -> tuple[list[str], str]:
         hub = EventHub(store, queue_size=4)
         await hub.start()
         try:
@@ -170,7 +170,7 @@ def test_slow_client_is_dropped_and_resumes_from_the_database(store: Store) -> N
             assert hub.subscriber_count == 0
             after_drop = [chunk async for chunk in stream]  # the stream just ends
             resumed = event_stream(hub, run_id, first)
-            replay = await anext(resumed)  # the stored events come as one page
+            replay = (await anext(resumed)).decode()  # the stored events come as one page
             assert await anext(resumed) == ": connected\n\n"
             await resumed.aclose()
             return after_drop, replay
@@ -193,7 +193,7 @@ def test_events_seen_in_replay_and_live_are_sent_once(store: Store) -> None:
         # twice, once by replay and once live, as when a poll races a connection.
         hub._last_id = ids[0] - 1
         stream = event_stream(hub, run_id, ids[0] - 1, heartbeat_s=0.05)
-        chunks = [await anext(stream)]
+        chunks = [(await anext(stream)).decode()]  # the replay: bytes
         await hub.poll_once()
         late = store.add_event(run_id, "progress", {"step": 3})
         await hub.poll_once()
@@ -220,7 +220,7 @@ def ids_in(chunks: list[str]) -> list[int]:
     return [int(line[4:]) for c in chunks for line in c.split("\n") if line.startswith("id: ")]
 
 
-def test_full_replay_pages_are_shared_until_the_run_ends(store: Store) -> None:
+def test_replay_pages_are_shared_until_they_change(store: Store) -> None:
     from convscope.server.events import REPLAY_PAGE
 
     run_id = seed_run(store, status="running", snapshots=0)
@@ -236,19 +236,23 @@ def test_full_replay_pages_are_shared_until_the_run_ends(store: Store) -> None:
 
     store.events_after = counted  # type: ignore[method-assign]
 
-    async def scenario() -> tuple[int, int, int]:
+    async def scenario() -> tuple[int, int, int, int]:
         hub = EventHub(store)
+        hub._last_id = store.last_event_id()
         first = await hub.replay_page(run_id, 0)
         assert await hub.replay_page(run_id, 0) is first  # a full page: read once
         tail = await hub.replay_page(run_id, first.last_id)
-        await hub.replay_page(run_id, first.last_id)  # a partial page may still grow
+        assert await hub.replay_page(run_id, first.last_id) is tail  # nothing new yet
+        store.add_event(run_id, "progress", {"step": -1})
+        await hub.poll_once()  # the hub sees a new event: the last page is read again
+        grown = await hub.replay_page(run_id, first.last_id)
         store.set_status(run_id, "done")
-        await hub.poll_once()  # sees the run end: its pages are out of date
+        await hub.poll_once()  # the run ends: its events are compacted, its pages dropped
         after_end = await hub.replay_page(run_id, 0)
-        return first.count, tail.count, after_end.count
+        return first.count, tail.count, grown.count, after_end.count
 
-    full, tail, after_end = run_in_own_loop(scenario)
-    assert (full, tail) == (REPLAY_PAGE, 11)  # the "running" event, then 510 progress
-    first_id = reads[0]
-    assert reads.count(first_id) == 2 and len(reads) == 4
+    full, tail, grown, after_end = run_in_own_loop(scenario)
+    assert (full, tail, grown) == (REPLAY_PAGE, 11, 12)  # "running", then 510 progress
+    first_id = reads[1]
+    assert reads == [0, first_id, first_id, 0]
     assert after_end < 10  # compacted: only the last progress event is left

@@ -1,4 +1,9 @@
-"""Dependencies the routes take from the app: the store, the event hub, the workers."""
+"""Dependencies the routes take from the app: the store, the event hub, the workers.
+
+They are coroutines, though they do not wait for anything: FastAPI runs plain functions
+in its thread pool, and a request must not queue behind busy threads only to read an
+attribute of the app.
+"""
 
 from __future__ import annotations
 
@@ -13,27 +18,27 @@ from convscope.store import Store
 from convscope.training.jobs import WorkerPool
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     return request.app.state.settings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     """The app's store."""
     return request.app.state.store
 
 
-def get_hub(request: Request) -> EventHub:
+async def get_hub(request: Request) -> EventHub:
     """The app's event hub."""
     return request.app.state.hub
 
 
-def get_pool(request: Request) -> WorkerPool | None:
+async def get_pool(request: Request) -> WorkerPool | None:
     """The app's worker pool, or None when the app runs without workers."""
     return request.app.state.pool
 
 
-def get_cache(request: Request) -> LRUCache:
+async def get_cache(request: Request) -> LRUCache:
     """A per-app cache of values computed from immutable snapshot files."""
     return request.app.state.cache
 

@@ -40,7 +40,7 @@ POLL_INTERVAL_S = 0.2
 QUEUE_SIZE = 256
 HEARTBEAT_S = 15.0
 REPLAY_PAGE = 500
-#: Full replay pages kept formatted: clients that reconnect from the same point (a page
+#: Replay pages kept formatted: clients that reconnect from the same point (a page
 #: reload replays from the start) share them instead of each reading the database.
 REPLAY_CACHE_PAGES = 64
 #: Largest event id (SQLite integers are 64-bit); a larger resume point means "after all".
@@ -75,9 +75,9 @@ def ends_run(event: EventRecord) -> bool:
 
 @dataclass(frozen=True)
 class ReplayPage:
-    """Stored events after a point, already in the SSE wire format."""
+    """Stored events after a point, already in the SSE wire format (UTF-8 bytes)."""
 
-    text: str
+    data: bytes
     last_id: int
     count: int
     ends_run: bool
@@ -99,7 +99,7 @@ def read_replay_page(
     """
     events = store.events_after(run_id, after_id, limit=limit)
     return ReplayPage(
-        text="".join(format_event(event) for event in events),
+        data="".join(format_event(event) for event in events).encode(),
         last_id=events[-1].id if events else after_id,
         count=len(events),
         ends_run=any(ends_run(event) for event in events),
@@ -163,6 +163,11 @@ class EventHub:
         self._subscribers: set[Subscription] = set()
         self._per_run: Counter[str] = Counter()
         self._replay_pages = LRUCache(REPLAY_CACHE_PAGES)
+        self._last_pages = LRUCache(REPLAY_CACHE_PAGES)
+        # How many events, and how many ends, the hub has seen per run: a page read while
+        # one arrived may be out of date, and is not kept.
+        self._events_seen: Counter[str] = Counter()
+        self._ends_seen: Counter[str] = Counter()
         self._last_id = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -216,15 +221,23 @@ class EventHub:
     async def replay_page(self, run_id: str, after_id: int) -> ReplayPage:
         """A page of a run's stored events after ``after_id``, formatted.
 
-        Read in a thread; a full page never changes (later events get larger ids), so it
-        is kept and shared until the run ends (when its progress events are compacted).
+        Read in a thread and kept, so that clients replaying from the same point share it.
+        A full page never changes (later events get larger ids) until the run ends and
+        its progress events are compacted. A run's last, partial page is dropped as soon
+        as the hub sees a new event of the run; until then it may lack events the hub
+        has not polled yet, which is harmless: a client subscribes before its replay, so
+        those reach it live.
         """
         key = (run_id, after_id)
-        page = self._replay_pages.get(key)
+        page = self._replay_pages.get(key) or self._last_pages.get(key)
         if page is None:
+            events, ends = self._events_seen[run_id], self._ends_seen[run_id]
             page = await anyio.to_thread.run_sync(read_replay_page, self.store, run_id, after_id)
             if page.count == REPLAY_PAGE:
-                self._replay_pages.put(key, page)
+                if self._ends_seen[run_id] == ends:
+                    self._replay_pages.put(key, page)
+            elif self._events_seen[run_id] == events:
+                self._last_pages.put(key, page)
         return page
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -250,8 +263,12 @@ class EventHub:
                 return total
 
     def _publish(self, event: EventRecord) -> None:
+        # The run's last page lacks this event now.
+        self._events_seen[event.run_id] += 1
+        self._last_pages.discard_prefix(event.run_id)
         if ends_run(event):
             # The store has compacted the run's events: its cached pages are out of date.
+            self._ends_seen[event.run_id] += 1
             self._replay_pages.discard_prefix(event.run_id)
         for subscription in list(self._subscribers):
             if subscription.run_id != event.run_id:
@@ -292,7 +309,7 @@ async def event_stream(
     subscription: Subscription | None = None,
     is_disconnected: Callable[[], Awaitable[bool]] | None = None,
     heartbeat_s: float = HEARTBEAT_S,
-) -> AsyncIterator[str]:
+) -> AsyncIterator[str | bytes]:
     """The SSE text of one client: stored events after ``last_event_id``, then live ones.
 
     The client subscribes *before* the replay is read, and live events already covered
@@ -312,7 +329,8 @@ async def event_stream(
         heartbeat_s: Seconds of silence after which a comment line is sent.
 
     Yields:
-        Chunks of ``text/event-stream``: a page of replayed events, or one live event.
+        Chunks of ``text/event-stream``: a page of replayed events (bytes, shared by the
+        clients replaying it), or one live event.
     """
     subscription = subscription or hub.subscribe(run_id)
     try:
@@ -323,8 +341,8 @@ async def event_stream(
         sent = last_event_id
         while True:
             page = await hub.replay_page(run_id, sent)
-            if page.text:
-                yield page.text
+            if page.data:
+                yield page.data
             sent = page.last_id
             if page.ends_run:
                 return
@@ -383,7 +401,7 @@ class EventStreamResponse(StreamingResponse):
 
     def __init__(
         self,
-        stream: AsyncIterator[str],
+        stream: AsyncIterator[str | bytes],
         *,
         hub: EventHub,
         subscription: Subscription,
