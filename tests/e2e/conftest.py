@@ -120,6 +120,13 @@ def page(browser: Browser, server: str, request: pytest.FixtureRequest) -> Itera
     page.set_default_timeout(20_000)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The server's Content-Security-Policy must let the web app do all it does.
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
