@@ -35,9 +35,10 @@ TOKEN_COOKIE = "convscope_token"
 TOKEN_QUERY = "token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-#: The built web app: its own scripts and styles, images drawn from blobs and data URLs.
+#: The built web app: its own scripts only; its own styles, and style attributes (views set
+#: sizes and colours inline; styles cannot run code); images from data and blob URLs.
 APP_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
