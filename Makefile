@@ -41,8 +41,13 @@ test: install
 bench: install
 	$(BIN)/python bench/recorder_overhead.py
 	$(BIN)/python bench/payload_size.py
+	$(BIN)/python bench/attribution.py
 	$(BIN)/python bench/browser.py
 	$(BIN)/python bench/adversarial.py
+	$(BIN)/python bench/store_load.py
+	$(BIN)/python bench/executors.py
+	$(BIN)/python bench/server_load.py
+	$(BIN)/python bench/layers.py
 
 lint: $(VENV)/.installed web/node_modules/.package-lock.json
 	cd web && npm run --silent lint

@@ -1,15 +1,18 @@
 """Screenshots of every view for the documentation, taken on real Fashion-MNIST runs.
 
 Starts ``convscope serve`` with a temporary store, trains the default experiment
-(small_cnn) and an ``mlp`` beside it, and saves PNGs of the playground, the training view,
-the runs list and the comparison in ``docs/screenshots/``. Needs Fashion-MNIST installed
+(small_cnn) and an ``mlp`` beside it, and a learning-rate sweep on ``digits``, and saves
+PNGs of the playground, the training view, the runs list, the comparison and the sweep in
+``docs/screenshots/``; then trains small_cnn on ``shapes`` and saves the Explain view on
+both datasets. Needs Fashion-MNIST installed
 (Debian's ``dataset-fashion-mnist``) and the built web app.
 
-    python scripts/take_screenshots.py
+    python scripts/take_screenshots.py [--only explain]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -28,9 +31,9 @@ from chromium import launch  # noqa: E402
 OUT = ROOT / "docs" / "screenshots"
 
 
-def post_run(base: str, config: dict) -> str:
+def post_run(base: str, config: dict, path: str = "/api/runs") -> str:
     request = urllib.request.Request(
-        f"{base}/api/runs",
+        f"{base}{path}",
         data=json.dumps(config).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
@@ -52,21 +55,80 @@ def wait_done(base: str, run_id: str) -> None:
     raise RuntimeError(f"run {run_id} did not finish")
 
 
+def wait_sweep(base: str, sweep_id: str) -> None:
+    """Wait until every run of the sweep has finished (the median rule may stop some)."""
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{base}/api/sweeps/{sweep_id}", timeout=10) as response:
+            sweep = json.load(response)
+        if sweep["finished_runs"] == sweep["num_runs"]:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"sweep {sweep_id} did not finish")
+
+
 def card(page: Page, title: str):
     return page.locator("section.card", has=page.get_by_role("heading", name=title)).first
 
 
+def explain_screenshots(page: Page, base: str, cnn: str, shapes: str) -> None:
+    """The Explain view: the lenses side by side, the sanity check, the training strip and,
+    on shapes, the pointing game with its ranking."""
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.goto(f"{base}/#/runs/{cnn}/explain?image=probe:11")
+    for name in ("occlusion", "integrated_gradients"):
+        page.get_by_test_id(f"lens-figures-{name}").locator("table").wait_for(timeout=120_000)
+    page.get_by_test_id("sanity-row-edge_detector").wait_for(timeout=120_000)
+    page.get_by_test_id("strip-map").first.wait_for(timeout=120_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=OUT / "explain.png", full_page=True)
+    page.get_by_test_id("sanity-panel").screenshot(path=OUT / "explain-sanity-check.png")
+    page.get_by_test_id("training-strip").screenshot(path=OUT / "explain-training-strip.png")
+
+    page.goto(f"{base}/#/runs/{shapes}/explain?image=probe:12")
+    page.get_by_test_id("lens-figures-occlusion").locator("table").wait_for(timeout=120_000)
+    page.get_by_test_id("lens-cards").screenshot(path=OUT / "explain-shapes-lenses.png")
+    panel = page.get_by_test_id("pointing-panel")
+    panel.get_by_test_id("pointing-curve").locator("circle").first.wait_for(timeout=120_000)
+    panel.get_by_test_id("rank-lenses").click()
+    panel.get_by_test_id("pointing-row").first.wait_for(timeout=180_000)
+    panel.screenshot(path=OUT / "explain-pointing-game.png")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["explain"], help="take only these screenshots")
+    args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as store, running_server(store) as base:
         common = {"dataset": "fashion_mnist", "train_size": 10_000, "epochs": 3}
         cnn = post_run(base, {**common, "arch": "small_cnn", "name": "small_cnn"})
-        mlp = post_run(base, {**common, "arch": "mlp", "name": "mlp"})
-        wait_done(base, cnn)
-        wait_done(base, mlp)
+        explain_only = args.only == "explain"
+        mlp = "" if explain_only else post_run(base, {**common, "arch": "mlp", "name": "mlp"})
+        shapes = post_run(base, {"dataset": "shapes", "epochs": 5, "name": "shapes"})
+        sweep = ""
+        if not explain_only:
+            sweep = post_run(
+                base,
+                {
+                    "name": "learning rates",
+                    "base": {"dataset": "digits", "arch": "mlp", "epochs": 3},
+                    "parameters": {"learning_rate": [0.0003, 0.001, 0.003, 0.01, 0.03]},
+                },
+                "/api/sweeps",
+            )
+        for run_id in (cnn, mlp, shapes):
+            if run_id:
+                wait_done(base, run_id)
+        if sweep:
+            wait_sweep(base, sweep)
         with sync_playwright() as playwright:
             browser = launch(playwright)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
+            if explain_only:
+                explain_screenshots(page, base, cnn, shapes)
+                browser.close()
+                return
 
             page.goto(f"{base}/#/")
             page.get_by_test_id("train-button").wait_for()
@@ -104,9 +166,50 @@ def main() -> None:
             page.wait_for_function("() => window.__convscopeFrames > 0")
             page.wait_for_timeout(1500)
             page.screenshot(path=OUT / "compare.png", full_page=True)
+
+            page.goto(f"{base}/#/sweeps/{sweep}")
+            page.get_by_test_id("parallel-coords").locator("path").first.wait_for(state="attached")
+            page.screenshot(path=OUT / "sweep.png", full_page=True)
+            explain_screenshots(page, base, cnn, shapes)
+            shoot_layers(browser.new_page(viewport={"width": 1280, "height": 900}), base, cnn)
             browser.close()
     for path in sorted(OUT.glob("*.png")):
         print(path.relative_to(ROOT))
+
+
+def shoot_layers(page: Page, base: str, run_id: str) -> None:
+    """The Layers view of a run: the top, the activations, one layer opened, layer health."""
+    page.goto(f"{base}/#/runs/{run_id}/layers?image=probe:11")
+    page.get_by_test_id("prediction").wait_for(timeout=120_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=OUT / "layers.png")
+    page.get_by_test_id("activations-panel").screenshot(path=OUT / "layers-activations.png")
+    page.get_by_test_id("diagram-layer-conv2").click()
+    detail = page.get_by_test_id("layer-detail")
+    detail.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=feature-image]').length >= 8",
+        timeout=120_000,
+    )
+    page.wait_for_timeout(500)
+    detail.screenshot(path=OUT / "layers-features.png")
+    health = page.get_by_test_id("layer-health")
+    health.scroll_into_view_if_needed()
+    health.get_by_test_id("health-grad_norm").wait_for(timeout=120_000)
+    page.wait_for_timeout(500)
+    health.screenshot(path=OUT / "layers-health.png")
+    # A drawing: the prediction and the activations follow the pen.
+    page.evaluate("window.scrollTo(0, 0)")
+    page.get_by_test_id("picker-mode-draw").click()
+    box = page.get_by_test_id("draw-canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    for fx, fy in [(0.35, 0.85), (0.65, 0.85), (0.65, 0.15)]:
+        page.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy, steps=10)
+    page.mouse.up()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=OUT / "layers-drawing.png")
 
 
 if __name__ == "__main__":

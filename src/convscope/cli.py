@@ -42,7 +42,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_store(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--store", help="store directory (default $CONVSCOPE_STORE or ~/.convscope)")
+        p.add_argument(
+            "--store",
+            help="directory of the array files, and of the SQLite database by default "
+            "(default $CONVSCOPE_STORE or ~/.convscope)",
+        )
+        p.add_argument(
+            "--db",
+            metavar="URL",
+            help="database URL, e.g. postgresql+psycopg://user@host/convscope "
+            "(default $CONVSCOPE_DB, else SQLite in the store directory)",
+        )
 
     datasets = sub.add_parser("datasets", help="list the datasets and whether they are here")
     datasets.add_argument("--data-dir", help="extra directory searched first for dataset files")
@@ -82,10 +92,41 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     with_store(show)
 
+    sweep = sub.add_parser(
+        "sweep", help="train many runs that vary some fields of one config, and compare them"
+    )
+    sweep.add_argument("file", help="a TOML or JSON sweep file (see docs/sweeps.md)")
+    sweep.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where the runs train: local worker processes (default) or a Ray cluster",
+    )
+    sweep.add_argument("--workers", type=int, default=1, help="runs trained at the same time")
+    sweep.add_argument("--ray-address", metavar="ADDR", help="the Ray cluster (default: local)")
+    sweep.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="only queue the runs; a server on the same store trains them",
+    )
+    sweep.add_argument("--data-dir", help="extra directory searched first for dataset files")
+    sweep.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    with_store(sweep)
+
     serve = sub.add_parser("serve", help="serve the web app")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, help="runs trained at the same time (default 1)")
+    serve.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        help="where runs train: local worker processes (default) or a Ray cluster",
+    )
+    serve.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="the Ray cluster to submit runs to (default: start a local Ray instance)",
+    )
     serve.add_argument(
         "--no-auth",
         action="store_true",
@@ -107,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
             return _runs(args)
         if args.command == "show":
             return _show(args)
+        if args.command == "sweep":
+            from convscope.cli_sweep import run_sweep
+
+            with _open_store(args) as store:
+                return run_sweep(args, store)
         return _serve(args)
     except ValidationError as error:
         for line in validation_messages(error):
@@ -130,9 +176,10 @@ def validation_messages(error: ValidationError) -> list[str]:
 
 
 def _open_store(args: argparse.Namespace) -> Any:
+    from convscope.config import default_database_url
     from convscope.store import Store
 
-    return Store(args.store)
+    return Store(args.store, url=args.db or default_database_url())
 
 
 def _datasets(args: argparse.Namespace) -> int:
@@ -150,13 +197,18 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_config_file(path: str) -> dict[str, Any]:
-    """Read RunConfig fields from a TOML or JSON file."""
+def load_config_file(path: str, field: str = "config") -> dict[str, Any]:
+    """Read RunConfig fields (or a sweep's) from a TOML or JSON file.
+
+    Args:
+        path: The file; ``.toml`` is read as TOML, anything else as JSON.
+        field: The option that named the file, for error messages.
+    """
     file = Path(path)
     try:
         text = file.read_text()
     except OSError as error:
-        raise InvalidInput("config", f"cannot read {path}: {error.strerror}") from error
+        raise InvalidInput(field, f"cannot read {path}: {error.strerror}") from error
     try:
         if file.suffix == ".toml":
             import tomllib
@@ -165,9 +217,9 @@ def load_config_file(path: str) -> dict[str, Any]:
         data = json.loads(text)
     except ValueError as error:
         kind = "TOML" if file.suffix == ".toml" else "JSON"
-        raise InvalidInput("config", f"{path} is not valid {kind}: {error}") from error
+        raise InvalidInput(field, f"{path} is not valid {kind}: {error}") from error
     if not isinstance(data, dict):
-        raise InvalidInput("config", f"{path} must hold an object of RunConfig fields")
+        raise InvalidInput(field, f"{path} must hold an object of fields")
     return data
 
 
@@ -198,11 +250,17 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from convscope.datasets.uploaded import use_directory
     from convscope.training.config import check_against_data
 
-    config = build_config(args)
-    check_against_data(config, args.data_dir)
-    store = _open_store(args)
+    with _open_store(args) as store:
+        use_directory(store.datasets_dir)  # datasets uploaded to this store train too
+        config = build_config(args)
+        check_against_data(config, args.data_dir)
+        return _train_in(args, config, store)
+
+
+def _train_in(args: argparse.Namespace, config: Any, store: Any) -> int:
     from convscope.cli_format import TrainingProgress
     from convscope.quiet import native_stderr_silenced
 
@@ -236,8 +294,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    store = _open_store(args)
-    runs = store.list_runs()
+    with _open_store(args) as store:
+        runs = store.list_runs()
     if args.json:
         from convscope.cli_format import run_json
 
@@ -252,9 +310,9 @@ def _runs(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from convscope.cli_format import run_json, show_run
 
-    store = _open_store(args)
-    run = store.get_run(args.run_id)
-    snapshots = store.list_snapshots(run.id)
+    with _open_store(args) as store:
+        run = store.get_run(args.run_id)
+        snapshots = store.list_snapshots(run.id)
     if args.json:
         data = run_json(run)
         data["snapshots"] = [
@@ -275,6 +333,9 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         store_dir=args.store,
         workers=args.workers,
+        database_url=args.db,
+        executor=args.executor,
+        ray_address=args.ray_address,
         no_auth=args.no_auth,
     )
     return 0

@@ -165,3 +165,20 @@ class TrainingProgress:
             )
         elif kind == "warning":
             self.progress.console.print(f"[yellow]warning:[/] {payload['message']}")
+
+
+def sweep_table(
+    sweep_id: str, varied: list[str], rows: list[dict[str, Any]], *, queued_only: bool = False
+) -> None:
+    """The runs of a sweep, best final validation accuracy first."""
+    title = f"Sweep {sweep_id}" + (
+        " (queued: a server on this store trains it)" if queued_only else ""
+    )
+    table = Table(title=title)
+    for column in ("run", *varied, "status", "val accuracy", "note"):
+        table.add_column(column)
+    for row in rows:
+        values = [str(row["values"].get(field)) for field in varied]
+        note = "stopped early" if row["stopped_early"] else ""
+        table.add_row(row["run_id"], *values, row["status"], _metric(row["final_accuracy"]), note)
+    _out.print(table)

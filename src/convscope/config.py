@@ -7,9 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STORE_ENV = "CONVSCOPE_STORE"
+DATABASE_ENV = "CONVSCOPE_DB"
+#: The older name of ``CONVSCOPE_DB``, still read when the new one is not set.
 DATABASE_URL_ENV = "CONVSCOPE_DATABASE_URL"
 DATA_ENV = "CONVSCOPE_DATA"
 WORKERS_ENV = "CONVSCOPE_WORKERS"
+EXECUTOR_ENV = "CONVSCOPE_EXECUTOR"
+RAY_ADDRESS_ENV = "CONVSCOPE_RAY_ADDRESS"
+INSPECTION_WORKERS_ENV = "CONVSCOPE_INSPECTION_WORKERS"
 
 #: Where Keras keeps the files it downloads.
 KERAS_CACHE = Path("~/.keras/datasets")
@@ -20,6 +25,15 @@ SYSTEM_DATASETS = Path("/usr/share/datasets")
 def default_store_dir() -> Path:
     """The store directory: ``$CONVSCOPE_STORE`` or ``~/.convscope``."""
     return Path(os.environ.get(STORE_ENV) or "~/.convscope").expanduser()
+
+
+def default_database_url() -> str | None:
+    """The database URL: ``$CONVSCOPE_DB``, else ``$CONVSCOPE_DATABASE_URL``, else None.
+
+    None means SQLite inside the store directory; ``postgresql+psycopg://user@host/db``
+    shares one database between machines.
+    """
+    return os.environ.get(DATABASE_ENV) or os.environ.get(DATABASE_URL_ENV) or None
 
 
 def data_search_dirs(user_dir: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -47,7 +61,13 @@ class Settings:
     Attributes:
         store_dir: Directory of the database and the array files.
         database_url: SQLAlchemy URL; ``None`` means SQLite inside ``store_dir``.
-        workers: How many runs train at the same time (one worker process each).
+        workers: How many runs train at the same time (one worker process each; the CPUs
+            of a local Ray instance).
+        executor: Where runs train: "local" (spawned worker processes) or "ray".
+        ray_address: The Ray cluster to submit to; None starts a local Ray instance.
+        inspection_workers: Processes that run lenses (warm, separate from training).
+        lens_timeout_s: Longest a lens may run before its worker is replaced.
+        inspection_start_timeout_s: Longest wait for an inspection worker to load Keras.
         max_upload_bytes: Largest accepted upload (a ``multipart/form-data`` body).
         max_image_pixels: Largest accepted decoded image, against decompression bombs.
         max_dataset_bytes: Most pixel bytes of a dataset held in memory (all images,
@@ -77,8 +97,15 @@ class Settings:
     """
 
     store_dir: Path = field(default_factory=default_store_dir)
-    database_url: str | None = field(default_factory=lambda: os.environ.get(DATABASE_URL_ENV))
+    database_url: str | None = field(default_factory=default_database_url)
     workers: int = field(default_factory=lambda: int(os.environ.get(WORKERS_ENV, "1")))
+    executor: str = field(default_factory=lambda: os.environ.get(EXECUTOR_ENV) or "local")
+    ray_address: str | None = field(default_factory=lambda: os.environ.get(RAY_ADDRESS_ENV))
+    inspection_workers: int = field(
+        default_factory=lambda: int(os.environ.get(INSPECTION_WORKERS_ENV, "1"))
+    )
+    lens_timeout_s: float = 60.0
+    inspection_start_timeout_s: float = 120.0
     max_upload_bytes: int = 200 * 1024 * 1024
     max_image_pixels: int = 4096 * 4096
     max_dataset_bytes: int = 2 << 30

@@ -48,6 +48,10 @@ class PayloadTooLarge(LimitExceeded):
     """What was sent (a request body, an upload, a file inside it) is larger than a limit."""
 
 
+class UnsupportedFormat(InvalidInput):
+    """A file of a kind convscope does not read (a text file named ``.png``, an ``.h5`` model)."""
+
+
 class DataUnavailable(ConvscopeError):
     """A dataset's files cannot be found; the message says where we looked and how to get them."""
 

@@ -40,8 +40,6 @@ def load_model(store: Store, run_id: str, snapshot: int = -1) -> keras.Model:
     Raises:
         NotFound: No such run, snapshot, or saved weights.
     """
-    from convscope.models.io import load_model as load_keras_file
-
     snapshots = store.list_snapshots(run_id)
     if not snapshots:
         raise NotFound(f"run {run_id} has no snapshots")
@@ -49,13 +47,36 @@ def load_model(store: Store, run_id: str, snapshot: int = -1) -> keras.Model:
         record = snapshots[snapshot] if snapshot < 0 else store.get_snapshot(run_id, snapshot)
     except IndexError as error:
         raise NotFound(f"run {run_id} has no snapshot {snapshot}") from error
-    weights = store.snapshot_weights_path(run_id, record.index)
-    if weights is None:
-        raise NotFound(f"snapshot {record.index} of run {run_id} was recorded without weights")
-    architecture = store.run_dir(run_id) / "model.keras"
-    model = load_keras_file(architecture) if architecture.exists() else _rebuild(store, run_id)
-    model.set_weights(load_weights_file(weights))
+    model = load_architecture(store, run_id)
+    model.set_weights(load_weights_file(snapshot_weights(store, run_id, record.index)))
     return model
+
+
+def load_architecture(store: Store, run_id: str) -> keras.Model:
+    """The run's Keras model, with the weights it was saved or built with.
+
+    Reads the run's ``model.keras`` through the safe loader, or rebuilds the network from
+    the run's config when the file is absent.
+
+    Raises:
+        NotFound: No such run, or its network cannot be rebuilt.
+    """
+    from convscope.models.io import load_model as load_keras_file
+
+    architecture = store.run_dir(run_id) / "model.keras"
+    return load_keras_file(architecture) if architecture.exists() else _rebuild(store, run_id)
+
+
+def snapshot_weights(store: Store, run_id: str, index: int) -> os.PathLike[str]:
+    """The weights file of a snapshot.
+
+    Raises:
+        NotFound: No such snapshot, or it was recorded without weights.
+    """
+    weights = store.snapshot_weights_path(run_id, index)
+    if weights is None:
+        raise NotFound(f"snapshot {index} of run {run_id} was recorded without weights")
+    return weights
 
 
 def load_weights_file(path: os.PathLike[str]) -> list[np.ndarray]:

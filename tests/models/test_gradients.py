@@ -8,7 +8,13 @@ import pytest
 
 from convscope.errors import InvalidInput
 from convscope.models.build import build_model
-from convscope.models.gradients import input_gradients, loss_gradients
+from convscope.models.gradients import (
+    SCORES_BATCH,
+    input_gradients,
+    integrated_gradients,
+    loss_gradients,
+    scores,
+)
 from convscope.models.spec import ArchSpec, ConvBlock, DropoutBlock, FlattenBlock
 
 
@@ -132,3 +138,54 @@ def test_bad_images_and_labels_are_refused(images_8x8: np.ndarray) -> None:
     with pytest.raises(InvalidInput) as caught:
         loss_gradients(model, images_8x8, [0.5, 1, 2, 0])
     assert caught.value.field == "y"
+
+
+def test_layer_gradient_of_the_logits_is_their_weight_column(images_8x8: np.ndarray) -> None:
+    from convscope.models.gradients import layer_gradients
+
+    spec = ArchSpec(blocks=[ConvBlock(filters=2, activation="tanh"), FlattenBlock()])
+    model = build_model(spec, (8, 8, 1), 3, seed=2)
+    kernel = np.asarray(model.get_layer("logits").kernel)
+    targets = np.array([0, 2, 1, 2])
+    activations, gradients = layer_gradients(model, images_8x8, "flatten", targets)
+    tap = keras.Model(model.inputs[0], model.get_layer("flatten").output)
+    np.testing.assert_allclose(activations, np.asarray(tap(images_8x8)), rtol=1e-5, atol=1e-6)
+    for row, target in enumerate(targets):
+        np.testing.assert_allclose(gradients[row], kernel[:, target], rtol=1e-5, atol=1e-7)
+    with pytest.raises(InvalidInput) as caught:
+        layer_gradients(model, images_8x8, "conv9", 0)
+    assert caught.value.field == "layer"
+
+
+def test_compiled_scores_equal_the_model_in_every_batch() -> None:
+    model = build_model(
+        ArchSpec(blocks=[ConvBlock(filters=3), FlattenBlock()]), (8, 8, 1), 4, seed=1
+    )
+    # More images than one compiled call takes: the batches are joined in order.
+    images = np.random.default_rng(5).uniform(0, 255, (SCORES_BATCH + 7, 8, 8, 1))
+    expected = np.asarray(model(images.astype(np.float32), training=False))
+    np.testing.assert_allclose(scores(model, images), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scores(model, images[:1]), expected[:1], rtol=1e-5, atol=1e-5)
+
+
+def test_integrated_gradients_of_a_linear_model_are_exact(images_8x8: np.ndarray) -> None:
+    model = linear_model()
+    weights = model.get_layer("logits").get_weights()[0]
+    starts = np.full_like(images_8x8, 30.0)
+    attributions, ends, begins = integrated_gradients(model, images_8x8, starts, 2, steps=3)
+    expected = (images_8x8 - starts) * weights[:, 2].reshape(8, 8, 1) / 255
+    np.testing.assert_allclose(attributions, expected, rtol=1e-4, atol=1e-7)
+    logits = np.asarray(model(images_8x8))[:, 2]
+    np.testing.assert_allclose(ends, logits, rtol=1e-5)
+    np.testing.assert_allclose(begins, np.asarray(model(starts))[:, 2], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("starts", "steps", "field"),
+    [(np.zeros((3, 8, 8, 1)), 8, "baselines"), (None, 1, "steps"), (None, 2.5, "steps")],
+)
+def test_bad_integrated_gradients_arguments_are_refused(images_8x8, starts, steps, field) -> None:
+    starts = np.zeros_like(images_8x8) if starts is None else starts
+    with pytest.raises(InvalidInput) as caught:
+        integrated_gradients(linear_model(), images_8x8, starts, 0, steps=steps)
+    assert caught.value.field == field

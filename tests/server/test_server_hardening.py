@@ -13,7 +13,7 @@ from server_helpers import Api, TestClient, seed_run
 
 from convscope.config import Settings
 from convscope.server.app import create_app
-from convscope.server.limits import accepts_uploads
+from convscope.server.limits import MULTIPART_OVERHEAD, accepts_uploads
 
 TINY = {"dataset": "digits", "epochs": 1, "train_size": 300, "probe_size": 50}
 SECURITY_HEADERS = {
@@ -281,7 +281,8 @@ def test_only_routes_that_take_uploads_accept_large_multipart_bodies(tmp_path: P
         ok = client.post("/api/uploads/test", files={"file": ("a.bin", b"x" * 3000)})
         assert ok.status_code == 200, ok.text
         assert ok.json()["bytes"] > 3000
-        too_big = client.post("/api/uploads/test", files={"file": ("a.bin", b"x" * 6000)})
+        over = 5000 + MULTIPART_OVERHEAD + 1
+        too_big = client.post("/api/uploads/test", files={"file": ("a.bin", b"x" * over)})
         assert too_big.status_code == 413
         assert too_big.json()["detail"][0]["limit"] == "max_upload_bytes"
         # Not multipart: the small limit.

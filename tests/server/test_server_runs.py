@@ -33,6 +33,7 @@ RUN_FIELDS = {
     "num_snapshots",
     "queue_position",
     "progress",
+    "sweep_id",
 }
 
 
@@ -41,7 +42,7 @@ def test_create_run_queues_it_with_the_validated_config(api: Api) -> None:
     assert response.status_code == 201
     run = response.json()
     assert set(run) == RUN_FIELDS
-    assert run["status"] == "queued"
+    assert run["status"] == "queued" and run["sweep_id"] is None
     assert run["source"] == "web"
     assert run["name"] == "first"
     assert run["queue_position"] == 1

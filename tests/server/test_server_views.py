@@ -7,6 +7,7 @@ import io
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +36,7 @@ def test_health_reports_version_and_no_workers(api: Api) -> None:
         "status": "ok",
         "version": "0.1.0",
         "workers": 0,
+        "executor": None,
     }
 
 
@@ -247,6 +249,8 @@ def test_server_process_never_imports_tensorflow(tmp_path) -> None:
         f"""
         import sys, warnings
         from pathlib import Path
+        import numpy as np
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
         from convscope.config import Settings
@@ -254,11 +258,21 @@ def test_server_process_never_imports_tensorflow(tmp_path) -> None:
         app = create_app(Settings(store_dir=Path({str(tmp_path)!r}), workers=1),
                          start_workers=False)
         with TestClient(app, base_url="http://127.0.0.1") as client:
-            for path in ("/api/health", "/api/datasets", "/api/architectures", "/api/runs"):
+            for path in ("/api/health", "/api/datasets", "/api/architectures", "/api/runs",
+                         "/api/lenses"):
                 assert client.get(path).status_code == 200, path
             body = {{"dataset": "digits", "train_size": 300, "probe_size": 50}}
             assert client.post("/api/runs", json=body).status_code == 201
             assert client.post("/api/runs", json={{"arch": "nope"}}).status_code == 422
+            # The user's own material is checked and kept without Keras too.
+            from upload_files import class_folders_zip, png_bytes
+            image = {{"file": ("a.png", png_bytes(np.zeros((5, 5))))}}
+            assert client.post("/api/uploads/images", files=image).status_code == 201
+            folders = {{"file": ("d.zip", class_folders_zip())}}
+            response = client.post("/api/datasets", files=folders, data={{"name": "mine"}})
+            assert response.status_code == 201, response.text
+            model = {{"file": ("m.keras", b"PK\x03\x04")}}
+            assert client.post("/api/models", files=model).status_code == 503
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
         print(heavy)
         """

@@ -12,9 +12,9 @@ RUNS = 12
 WORKERS = 4
 
 
-def _claim_until_empty(root: str, worker_pid: int, start: object) -> list[str]:
+def _claim_until_empty(root: str, url: str | None, worker_pid: int, start: object) -> list[str]:
     """Claim runs until the queue is empty; return their ids (runs in a spawned process)."""
-    store = Store(root)
+    store = Store(root, url=url)
     try:
         start.wait()  # type: ignore[attr-defined]
         claimed = []
@@ -43,7 +43,7 @@ def test_threads_never_claim_the_same_run(store: Store) -> None:
     claims: list[list[str]] = [[] for _ in range(WORKERS)]
 
     def work(worker: int) -> None:
-        claims[worker] = _claim_until_empty(str(store.root), 1000 + worker, start)
+        claims[worker] = _claim_until_empty(str(store.root), store.url, 1000 + worker, start)
 
     threads = [threading.Thread(target=work, args=(w,)) for w in range(WORKERS)]
     for thread in threads:
@@ -61,7 +61,7 @@ def test_processes_never_claim_the_same_run(store: Store) -> None:
         start = manager.Event()
         with context.Pool(2) as pool:
             pending = [
-                pool.apply_async(_claim_until_empty, (str(store.root), 1000 + w, start))
+                pool.apply_async(_claim_until_empty, (str(store.root), store.url, 1000 + w, start))
                 for w in range(2)
             ]
             start.set()
@@ -104,7 +104,7 @@ def test_orphans_are_marked_interrupted(store: Store) -> None:
 
 def test_a_second_store_on_the_same_root_sees_the_same_runs(store: Store, tmp_path: Path) -> None:
     run = store.create_run({}, source="cli")
-    with Store(store.root) as other:
+    with Store(store.root, url=store.url) as other:
         assert other.get_run(run.id) == run
         other.set_status(run.id, "running")
     assert store.get_run(run.id).status == "running"

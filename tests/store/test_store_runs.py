@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from convscope.errors import InvalidInput, InvalidTransition, NotFound
 from convscope.store import FINISHED, Store
@@ -174,8 +175,8 @@ def test_delete_removes_rows_and_directory(store: Store) -> None:
     assert [e.run_id for e in store.events_after(None, 0)] == [keep, keep]
     with store._read() as conn:
         for table in ("snapshots", "batches", "events"):
-            count = conn.exec_driver_sql(
-                f"SELECT COUNT(*) FROM {table} WHERE run_id = ?", (run_id,)
+            count = conn.execute(
+                text(f"SELECT COUNT(*) FROM {table} WHERE run_id = :run_id"), {"run_id": run_id}
             ).scalar()
             assert count == 0, table
     assert [r.id for r in store.list_runs()] == [keep]

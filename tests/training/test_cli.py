@@ -113,3 +113,10 @@ def test_a_folder_dataset_trains_from_its_path(tmp_path, capsys):
     # Without a path, the message says what the folder dataset needs.
     assert main(["train", "--dataset", "folder", "--store", str(tmp_path / "s")]) == 2
     assert "needs a path" in capsys.readouterr().err
+
+
+def test_serve_refuses_an_unknown_executor(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--executor", "spark"])
+    assert info.value.code == 2
+    assert "invalid choice: 'spark'" in capsys.readouterr().err

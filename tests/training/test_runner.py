@@ -1,6 +1,10 @@
 import numpy as np
+import pytest
 
 import convscope
+from convscope.errors import InvalidInput
+from convscope.store import Store
+from convscope.training.recorder import Recorder
 from convscope.training.snapshot import LAYER_STAT_KEYS
 
 
@@ -91,3 +95,24 @@ def test_per_batch_curve_and_live_events_are_recorded(digits_run):
     assert kinds.count("snapshot") == 6
     assert "progress" in kinds
     assert kinds[-1] == "status"
+
+
+def test_a_shapes_run_records_the_probe_sets_object_masks(trained_shapes_run, digits_run):
+    from convscope.datasets import load_dataset
+
+    with Store(trained_shapes_run.store_dir) as store:
+        probe = store.read_run_arrays(trained_shapes_run.run_id, "probe")
+    dataset = load_dataset("shapes", train_size=1200, test_size=120, seed=0)
+    assert dataset.masks_test is not None
+    np.testing.assert_array_equal(probe["masks"], dataset.masks_test[probe["indices"]])
+    np.testing.assert_array_equal(probe["images"], dataset.x_test[probe["indices"]])
+    # Datasets without masks record none.
+    _, summary, digits_store = digits_run
+    assert "masks" not in digits_store.read_run_arrays(summary["run_id"], "probe")
+
+
+def test_masks_of_the_wrong_shape_are_refused(tmp_path):
+    images = np.zeros((10, 8, 8, 1), np.uint8)
+    with pytest.raises(InvalidInput) as caught:
+        Recorder(tmp_path, (images, np.zeros(10)), probe_masks=np.zeros((10, 4, 4), bool))
+    assert caught.value.field == "probe_masks"

@@ -31,6 +31,14 @@ export async function loadCatalog(): Promise<void> {
   }
 }
 
+/** Reads the datasets again (one was uploaded), leaving the page as it is. */
+export async function refreshDatasets(): Promise<void> {
+  const datasets = await api.datasets();
+  catalog.update((current) =>
+    current.state === "ready" ? { state: "ready", value: { ...current.value, datasets } } : current,
+  );
+}
+
 export interface Notice {
   id: number;
   kind: "info" | "error";

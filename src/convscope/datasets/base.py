@@ -216,6 +216,11 @@ def register_dataset(
     return decorate
 
 
+def unregister_dataset(name: str) -> None:
+    """Remove a dataset from the registry (an uploaded dataset of another store)."""
+    _REGISTRY.pop(name, None)
+
+
 def dataset_names() -> list[str]:
     """Names of every registered dataset, in registration order."""
     return list(_REGISTRY)

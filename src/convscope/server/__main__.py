@@ -19,6 +19,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="serve a non-loopback --host without an access token (anyone can use it)",
     )
+    parser.add_argument("--db", default=None, help="database URL (default: SQLite in the store)")
+    parser.add_argument(
+        "--executor", choices=["local", "ray"], default=None, help="where runs train"
+    )
+    parser.add_argument("--ray-address", default=None, help="Ray cluster (default: local)")
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 0:
         parser.error("--workers must be 0 or more")
@@ -31,6 +36,9 @@ def main(argv: list[str] | None = None) -> None:
         store_dir=args.store,
         workers=args.workers,
         no_auth=args.no_auth,
+        database_url=args.db,
+        executor=args.executor,
+        ray_address=args.ray_address,
     )
 
 

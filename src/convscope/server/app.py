@@ -15,6 +15,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -22,14 +23,36 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 import convscope
 from convscope.config import Settings, is_loopback
+from convscope.datasets.uploaded import use_directory
+from convscope.inspection.pool import InspectionPool
 from convscope.server.cache import LRUCache
 from convscope.server.errors import add_exception_handlers
 from convscope.server.events import EventHub
 from convscope.server.limits import BodyLimitMiddleware
-from convscope.server.routes import architectures, datasets, events, health, probe, runs, snapshots
+from convscope.server.routes import (
+    architectures,
+    datasets,
+    events,
+    health,
+    lenses,
+    models,
+    probe,
+    runs,
+    snapshots,
+    sweeps,
+    uploads,
+)
 from convscope.server.security import TOKEN_QUERY, SecurityMiddleware
 from convscope.store import Store
-from convscope.training.jobs import DEFAULT_TRAINER, WorkerPool, open_store, process_exists
+from convscope.training.executor import check_executor_kind
+from convscope.training.jobs import (
+    DEFAULT_TRAINER,
+    WorkerPool,
+    make_executor,
+    open_store,
+    process_exists,
+)
+from convscope.training.sweep import EarlyStopper
 
 logger = logging.getLogger(__name__)
 
@@ -84,16 +107,18 @@ def create_app(
     start_workers: bool = True,
     static_dir: Path | None = None,
     trainer: str = DEFAULT_TRAINER,
+    ray_init_options: dict[str, Any] | None = None,
 ) -> FastAPI:
     """Build the convscope web application.
 
     Args:
         settings: Store location and worker count; default: from the environment.
-        start_workers: Start the training worker processes with the app (off for tests of
-            the API alone: runs then stay queued).
+        start_workers: Start the training and inspection worker processes with the app
+            (off for tests of the API alone: runs then stay queued, lenses answer 503).
         static_dir: The built web app; default: the package's ``server/static``.
         trainer: The function the workers train with, as ``module:function`` (the real
             trainer unless a test or an embedding application substitutes its own).
+        ray_init_options: More keyword arguments for ``ray.init`` (``executor="ray"``).
 
     Returns:
         The app. Its lifespan marks orphaned runs interrupted, compacts the events of
@@ -111,18 +136,34 @@ def create_app(
             logger.warning("marked %d orphaned runs interrupted: %s", len(marked), marked)
         await anyio.to_thread.run_sync(store.compact_finished_events)
         await app.state.hub.start()
-        pool = None
+        executor = None
         if start_workers and settings.workers > 0:
-            pool = WorkerPool(settings, store, settings.workers, trainer=trainer)
-            await anyio.to_thread.run_sync(pool.start)
-        app.state.pool = pool
+            executor = make_executor(
+                settings, store, trainer=trainer, ray_init_options=ray_init_options
+            )
+            await anyio.to_thread.run_sync(executor.start)
+        app.state.executor = executor
+        app.state.pool = executor if isinstance(executor, WorkerPool) else None
+        # Sweeps stop their hopeless runs whoever trains them: this server's executor or
+        # another process on the same store.
+        stopper = EarlyStopper(store, executor.cancel if executor is not None else None)
+        stopper.start()
+        inspection = None
+        if start_workers and settings.inspection_workers > 0:
+            inspection = InspectionPool(settings, settings.inspection_workers)
+            await anyio.to_thread.run_sync(inspection.start)
+        app.state.inspection = inspection
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(stopper.stop)
             await app.state.hub.stop()
-            if pool is not None:
-                await anyio.to_thread.run_sync(pool.stop)
-                app.state.pool = None
+            if inspection is not None:
+                await anyio.to_thread.run_sync(inspection.stop)
+                app.state.inspection = None
+            if executor is not None:
+                await anyio.to_thread.run_sync(executor.stop)
+                app.state.executor = app.state.pool = None
 
     app = FastAPI(
         title="convscope",
@@ -137,14 +178,19 @@ def create_app(
         max_connections=settings.sse_max_connections,
         max_per_run=settings.sse_max_per_run,
     )
-    app.state.pool = None
+    app.state.executor = None
+    app.state.pool = None  # the executor when it is the local WorkerPool
+    app.state.inspection = None
     app.state.cache = LRUCache()
 
     add_exception_handlers(app)
     # The last added is the outermost: the host and origin checks come before all else.
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(SecurityMiddleware, settings=settings)
-    for module in (health, datasets, architectures, runs, events, snapshots, probe):
+    # The datasets users uploaded to this store are listed and trained like the others.
+    use_directory(store.datasets_dir)
+    routers = (health, datasets, architectures, runs, events, snapshots, probe, lenses, sweeps)
+    for module in (*routers, uploads, models):
         app.include_router(module.router, prefix="/api")
     _add_static(app, static_dir or STATIC_DIR)
     return app
@@ -155,6 +201,9 @@ def serve(
     port: int = 8000,
     store_dir: str | os.PathLike[str] | None = None,
     workers: int | None = None,
+    database_url: str | None = None,
+    executor: str | None = None,
+    ray_address: str | None = None,
     *,
     no_auth: bool = False,
 ) -> None:
@@ -169,6 +218,9 @@ def serve(
         port: TCP port.
         store_dir: Store directory; default: ``$CONVSCOPE_STORE`` or ``~/.convscope``.
         workers: Training worker processes; default: ``$CONVSCOPE_WORKERS`` or 1.
+        database_url: Database URL; default: ``$CONVSCOPE_DB``, else SQLite in the store.
+        executor: "local" (worker processes) or "ray"; default ``$CONVSCOPE_EXECUTOR``.
+        ray_address: Ray cluster address; default: a local Ray instance.
         no_auth: Serve a non-loopback ``host`` without a token (anyone who can reach the
             port can train, cancel and delete runs).
     """
@@ -179,6 +231,12 @@ def serve(
         settings = dataclasses.replace(settings, store_dir=Path(store_dir).expanduser())
     if workers is not None:
         settings = dataclasses.replace(settings, workers=workers)
+    if database_url is not None:
+        settings = dataclasses.replace(settings, database_url=database_url)
+    if executor is not None:
+        settings = dataclasses.replace(settings, executor=check_executor_kind(executor))
+    if ray_address is not None:
+        settings = dataclasses.replace(settings, ray_address=ray_address)
     token = None
     if not is_loopback(host):
         # Reached under any name (its addresses, its DNS names): the token protects it.
@@ -199,14 +257,19 @@ def serve(
             timeout_graceful_shutdown=10,
         )
     )
-    # Event streams never end by themselves: close them when a shutdown starts, or the
+    # Live event streams do not end by themselves: close them when a shutdown starts, or the
     # server would wait for every open browser tab.
     app.state.hub.should_close = lambda: server.should_exit
     shown = f"[{host}]" if ":" in host else host
     address = f"http://{shown}:{port}/"
     if token is not None:
         address += f"?{TOKEN_QUERY}={token}"
-    print(f"convscope {convscope.__version__}: {address}  (store: {settings.store_dir})")
+    where = f"store: {settings.store_dir}"
+    if settings.database_url:
+        where += f", database: {app.state.store}"
+    if settings.executor != "local":
+        where += f", executor: {settings.executor}"
+    print(f"convscope {convscope.__version__}: {address}  ({where})")
     if token is not None:
         print("  reachable from other machines: open the address above, with its token")
     elif not is_loopback(host):

@@ -1,4 +1,4 @@
-"""Dependencies the routes take from the app: the store, the event hub, the workers.
+"""Dependencies the routes take from the app: the store, the event hub, the executor.
 
 They are coroutines, though they do not wait for anything: FastAPI runs plain functions
 in its thread pool, and a request must not queue behind busy threads only to read an
@@ -12,10 +12,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from convscope.config import Settings
+from convscope.inspection.pool import InspectionPool
 from convscope.server.cache import LRUCache
 from convscope.server.events import EventHub
 from convscope.store import Store
-from convscope.training.jobs import WorkerPool
+from convscope.training.executor import Executor
 
 
 async def get_settings(request: Request) -> Settings:
@@ -33,9 +34,14 @@ async def get_hub(request: Request) -> EventHub:
     return request.app.state.hub
 
 
-async def get_pool(request: Request) -> WorkerPool | None:
-    """The app's worker pool, or None when the app runs without workers."""
-    return request.app.state.pool
+async def get_executor(request: Request) -> Executor | None:
+    """The app's executor, or None when the app runs without one (runs stay queued)."""
+    return request.app.state.executor
+
+
+async def get_inspection(request: Request) -> InspectionPool | None:
+    """The app's inspection workers, or None when the app runs without them."""
+    return request.app.state.inspection
 
 
 async def get_cache(request: Request) -> LRUCache:
@@ -46,5 +52,6 @@ async def get_cache(request: Request) -> LRUCache:
 StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
-PoolDep = Annotated[WorkerPool | None, Depends(get_pool)]
+ExecutorDep = Annotated[Executor | None, Depends(get_executor)]
 CacheDep = Annotated[LRUCache, Depends(get_cache)]
+InspectionDep = Annotated[InspectionPool | None, Depends(get_inspection)]

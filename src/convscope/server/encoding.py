@@ -42,3 +42,17 @@ def finite_or_none(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by ``None`` (JSON has neither), recursively
+    through dicts, lists and tuples; NumPy scalars become Python numbers."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value

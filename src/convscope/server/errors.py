@@ -26,7 +26,10 @@ from convscope.errors import (
     NotFound,
     PayloadTooLarge,
     StoreError,
+    UnsafeModel,
+    UnsupportedFormat,
 )
+from convscope.inspection.requests import InspectionUnavailable, LensFailed
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +42,16 @@ _VALUE_ERROR_PREFIX = "Value error, "
 MAX_ECHOED_INPUT = 200
 
 
+#: Names pydantic gives the members of a union in error locations ("ProbeImageRef", "int",
+#: "list[int]", "literal['last','all']", "function-after[...]"): a user needs only the path
+#: of the field they typed.
+_UNION_MEMBER = re.compile(r"[A-Z]\w*|int|float|str|bool|none|\w[\w-]*\[.*\]")
+
+
 def _clean_loc(loc: tuple[Any, ...]) -> list[Any]:
-    # Pydantic names union members in locations ("arch", "ArchSpec", "blocks", 0, "conv",
-    # "filters"); a form only needs the path of the field the user typed.
     cleaned: list[Any] = []
     for i, part in enumerate(loc):
-        if isinstance(part, str) and (
-            part in ("str", "ArchSpec") or part.startswith("function-after[")
-        ):
+        if i > 0 and isinstance(part, str) and _UNION_MEMBER.fullmatch(part):
             continue
         if i > 0 and isinstance(loc[i - 1], int) and part in _BLOCK_TAGS:
             continue
@@ -127,6 +132,13 @@ def _limit_exceeded(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=code)
 
 
+def _unsupported_format(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnsupportedFormat)
+    loc = ["body", *exc.field.split(".")]
+    detail = [{"loc": loc, "msg": exc.reason, "type": "unsupported_format"}]
+    return JSONResponse({"detail": detail}, status_code=415)
+
+
 def _data_unavailable(_: Request, exc: Exception) -> JSONResponse:
     detail = [{"loc": ["body", "dataset"], "msg": str(exc), "type": "value_error"}]
     return JSONResponse({"detail": detail}, status_code=422)
@@ -182,11 +194,17 @@ def add_exception_handlers(app: FastAPI) -> None:
     """Register every handler on ``app`` (lookups follow the exception's class hierarchy)."""
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(LimitExceeded, _limit_exceeded)
     app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(LimitExceeded, _limit_exceeded)
+    app.add_exception_handler(UnsupportedFormat, _unsupported_format)
     app.add_exception_handler(DataUnavailable, _data_unavailable)
     app.add_exception_handler(NotFound, _plain(404))
     app.add_exception_handler(InvalidTransition, _plain(409))
+    app.add_exception_handler(UnsafeModel, _plain(422))
+    # No worker can answer now: retry later. A lens that failed or ran too long: the
+    # reason, rather than a bare "internal error".
+    app.add_exception_handler(InspectionUnavailable, _plain(503))
+    app.add_exception_handler(LensFailed, _plain(500))
     # The database is locked or unreachable: a condition to retry, not a bad request.
     app.add_exception_handler(StoreError, _plain(503))
     app.add_exception_handler(ConvscopeError, _plain(400))

@@ -20,17 +20,16 @@ import contextlib
 import functools
 import json
 import logging
-import math
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import anyio.to_thread
 from fastapi.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from convscope.server.cache import LRUCache
+from convscope.server.encoding import json_safe
 from convscope.store import EventRecord, Store
 from convscope.store.records import FINISHED
 
@@ -47,23 +46,12 @@ REPLAY_CACHE_PAGES = 64
 MAX_EVENT_ID = 2**63 - 1
 
 
-def _json_safe(value: Any) -> Any:
-    # Metrics can be NaN (a diverged loss); JSON has no NaN, so it travels as null.
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    return value
-
-
 def format_event(event: EventRecord) -> str:
     """One event in the SSE wire format: ``id``, ``event`` and one ``data`` line.
 
     Non-finite numbers in the payload become ``null``.
     """
-    payload = _json_safe(event.payload)
+    payload = json_safe(event.payload)
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False, default=str)
     return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
 

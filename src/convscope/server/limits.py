@@ -4,8 +4,8 @@ A body larger than ``Settings.max_request_bytes`` is refused with 413 before the
 reads it: at once when ``Content-Length`` says so, else as soon as the bytes received go
 past the limit, so that no route ever holds more than the limit in memory. Only routes
 marked with :func:`accepts_uploads` take ``multipart/form-data`` bodies up to
-``Settings.max_upload_bytes``; every other route keeps the small limit whatever the body
-claims to be.
+``Settings.max_upload_bytes`` (plus the multipart framing); every other route keeps the
+small limit whatever the body claims to be.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from convscope.config import Settings
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+#: Room for a multipart body's framing and small form fields beyond its file: a file just
+#: over ``max_upload_bytes`` is then refused by the route, which names the file.
+MULTIPART_OVERHEAD = 64 * 1024
 _UPLOAD_MARK = "__convscope_accepts_uploads__"
 
 
@@ -74,7 +77,7 @@ class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.max_request_bytes = settings.max_request_bytes
-        self.max_upload_bytes = settings.max_upload_bytes
+        self.max_upload_bytes = settings.max_upload_bytes + MULTIPART_OVERHEAD
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from convscope.server.encoding import WireDtype
 
@@ -20,11 +20,14 @@ class ArrayPayload(BaseModel):
 
 
 class Health(BaseModel):
-    """The server is up; ``workers`` is how many worker processes are alive."""
+    """The server is up; ``workers`` is how many runs can train at once now."""
 
     status: Literal["ok"] = "ok"
     version: str
     workers: int
+    executor: str | None = Field(
+        default=None, description='Where runs train: "local" or "ray"; null without one.'
+    )
 
 
 class DatasetOut(BaseModel):
@@ -105,6 +108,47 @@ class RunOut(BaseModel):
         description="1 for the next run to start; null if not queued"
     )
     progress: Progress | None
+    sweep_id: str | None = Field(default=None, description="The sweep the run belongs to")
+
+
+class SweepPoint(BaseModel):
+    """Validation accuracy of a run at one snapshot."""
+
+    epoch: float
+    val_accuracy: float | None
+
+
+class SweepRunOut(BaseModel):
+    """One run of a sweep: the values it tried and how it did."""
+
+    run: RunOut
+    values: dict[str, Any] = Field(description="The varied fields' values of this run")
+    final_accuracy: float | None = Field(
+        description="Validation accuracy at its last snapshot; null before the first"
+    )
+    curve: list[SweepPoint]
+    stopped_early: str | None = Field(description="Why the sweep's rule stopped it, if it did")
+
+
+class SweepSummary(BaseModel):
+    """A sweep in a list: what it varies and how far it is."""
+
+    id: str
+    name: str | None
+    created_at: str
+    method: str
+    varied: list[str]
+    num_runs: int
+    finished_runs: int
+    best_accuracy: float | None
+
+
+class SweepOut(SweepSummary):
+    """A sweep with its spec and every run; ``best`` lists run ids, best final accuracy first."""
+
+    spec: dict[str, Any]
+    runs: list[SweepRunOut]
+    best: list[str]
 
 
 class SnapshotSummary(BaseModel):
@@ -176,3 +220,117 @@ class Timeline(BaseModel):
     forgetting_events: list[int]
     first_learned: list[int]
     hardest: list[int]
+
+
+class LensOut(BaseModel):
+    """One lens of the registry: what it shows, how the web app draws it, its parameters."""
+
+    name: str
+    title: str
+    kind: str = Field(description="how to draw the result: activations, image_map, bars...")
+    description: str
+    params_schema: dict[str, Any] = Field(description="JSON schema of the lens's parameters")
+    references: list[str]
+    uses_target: bool = Field(description="whether the result explains one class (target)")
+    needs_labels: bool
+    scope: Literal["images", "probe_set", "model"] = Field(
+        description="images: looks at the chosen image; probe_set: at the run's probe set; "
+        "model: at the model alone (its layers and weights)"
+    )
+
+
+class ProbeImageRef(BaseModel):
+    """A probe image of the run, by its position in the probe set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    probe: int = Field(ge=0, le=1_000_000)
+
+
+class UploadImageRef(BaseModel):
+    """An image uploaded with ``POST /api/uploads/images``, by its id; it is converted to
+    the model's input shape (the conversion is reported in the result's ``meta.image``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upload: str = Field(pattern=r"^[0-9a-f]{16}$", description="the id the upload returned")
+
+
+#: Largest side of a drawn image, in pixels.
+MAX_PIXELS_SIDE = 1024
+
+
+class PixelsImage(BaseModel):
+    """An image given as pixel values 0..255: rows of values (one channel) or of
+    per-channel values; it must have the model's input size."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pixels: (
+        list[Annotated[list[float], Field(max_length=MAX_PIXELS_SIDE)]]
+        | list[
+            Annotated[
+                list[Annotated[list[float], Field(min_length=1, max_length=64)]],
+                Field(max_length=MAX_PIXELS_SIDE),
+            ]
+        ]
+    ) = Field(min_length=1, max_length=MAX_PIXELS_SIDE)
+
+
+def _image_kind(value: Any) -> str | None:
+    # The key a client gives says which kind of image it means, so that a mistake is
+    # reported against that kind only.
+    if isinstance(value, dict):
+        kinds = {"probe": "ProbeImageRef", "pixels": "PixelsImage", "upload": "UploadImageRef"}
+        return next((kind for key, kind in kinds.items() if key in value), None)
+    return type(value).__name__
+
+
+ImageRef = Annotated[
+    Annotated[ProbeImageRef, Tag("ProbeImageRef")]
+    | Annotated[PixelsImage, Tag("PixelsImage")]
+    | Annotated[UploadImageRef, Tag("UploadImageRef")],
+    Discriminator(
+        _image_kind,
+        custom_error_type="image_kind",
+        custom_error_message="give {probe: index}, {upload: id} or {pixels: [[...]]}",
+    ),
+]
+
+
+class LensRequestBody(BaseModel):
+    """Which snapshot, image and class a lens looks at, and its parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    snapshot: int | Literal["last", "all"] | list[int] = Field(
+        default="last",
+        description="a snapshot index, 'last', 'all', or a list of indices (results then "
+        "gain a leading snapshot axis)",
+    )
+    image: ImageRef | None = Field(
+        default=None,
+        description="the image, for lenses of scope 'images': {probe: i}, {upload: id} or "
+        "{pixels: [[...]]}",
+    )
+    target: Literal["predicted"] | Annotated[int, Field(ge=0)] = Field(
+        default="predicted", description="the class to explain: 'predicted' or a class index"
+    )
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class LensOutput(BaseModel):
+    """A lens's result: named arrays (raw values, batch first) and metadata."""
+
+    lens: str
+    kind: str
+    arrays: dict[str, ArrayPayload]
+    meta: dict[str, Any]
+
+
+class UploadedImage(BaseModel):
+    """An uploaded image: its id (for ``{"image": {"upload": id}}``) and its size."""
+
+    id: str
+    width: int
+    height: int

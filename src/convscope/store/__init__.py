@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .arrays import atomic_write_bytes, read_npz, write_npz
 from .db import Store
-from .records import FINISHED, EventRecord, RunRecord, RunStatus, SnapshotRecord
+from .records import FINISHED, EventRecord, RunRecord, RunStatus, SnapshotRecord, SweepRecord
 from .schema import SCHEMA_VERSION
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "RunStatus",
     "SnapshotRecord",
     "Store",
+    "SweepRecord",
     "atomic_write_bytes",
     "read_npz",
     "write_npz",

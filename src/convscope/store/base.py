@@ -7,6 +7,13 @@ writer), a busy timeout (writers wait their turn instead of failing), foreign ke
 write transactions that take the write lock up front (``BEGIN IMMEDIATE``), which avoids
 the deadlock of two readers upgrading to writers. Pooling matters: opening an SQLite
 connection per operation costs about ten times the operation itself.
+
+On PostgreSQL the same rules hold by other means: a write transaction first takes one
+transaction-level advisory lock, so writers take turns as on SQLite. That matters for the
+event log: a ``SERIAL`` id is handed out at INSERT but becomes visible at COMMIT, and two
+interleaved writers could commit ids out of order; a reader paging with "after id N" would
+then skip the late one for good. With one writer at a time, ids become visible in order.
+Reads run at REPEATABLE READ, so that the statements of one read see one snapshot.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
@@ -30,6 +37,11 @@ from .records import RunRecord, dumps, run_from_row, utcnow
 #: How long a connection waits for another process's write lock before failing.
 BUSY_TIMEOUT_S = 10.0
 _BEGIN_OPTION = "convscope_begin"
+#: Key of the PostgreSQL advisory lock that write transactions take (any constant works;
+#: this one spells "convscop" in ASCII).
+WRITE_LOCK_KEY = 0x636F6E7673636F70
+#: Driver used for ``postgresql://`` URLs that name none (psycopg 3, a dependency).
+POSTGRES_DRIVER = "postgresql+psycopg"
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -70,6 +82,8 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as error:
         raise StoreError(f"invalid database URL {url!r}: {error}") from error
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername=POSTGRES_DRIVER)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database in ("", ":memory:") or parsed.query.get("mode") == "memory":
@@ -84,7 +98,16 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     try:
-        return create_engine(parsed, pool_pre_ping=True, pool_size=4, max_overflow=4)
+        return create_engine(
+            parsed,
+            pool_pre_ping=True,
+            pool_size=4,
+            max_overflow=4,
+            # A server that is down must fail the operation, not hang it.
+            connect_args={"connect_timeout": int(BUSY_TIMEOUT_S)}
+            if parsed.get_backend_name() == "postgresql"
+            else {},
+        )
     except (ImportError, ArgumentError) as error:
         raise StoreError(
             f"cannot use the database URL {parsed.render_as_string()}: {error}; is its "
@@ -128,11 +151,17 @@ class StoreBase:
             self._pid = os.getpid()
         return self._engine.connect()
 
+    @property
+    def _postgres(self) -> bool:
+        return self._engine.dialect.name == "postgresql"
+
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
         """A connection for reads; its snapshot of the database is consistent."""
         try:
             with self._connect() as conn:
+                if self._postgres:
+                    conn.execution_options(isolation_level="REPEATABLE READ")
                 yield conn
         except SQLAlchemyError as error:
             raise database_error(self._where, error) from error
@@ -144,6 +173,12 @@ class StoreBase:
             with self._connect() as conn:
                 conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
                 with conn.begin():
+                    if self._postgres:
+                        # Taken before any read, so that the transaction's statements see
+                        # every write committed before it (READ COMMITTED).
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY}
+                        )
                     yield conn
         except SQLAlchemyError as error:
             raise database_error(self._where, error) from error

@@ -13,16 +13,19 @@ from convscope.errors import StoreError
 
 from .base import make_engine, sqlite_url
 from .events import EventsMixin
+from .results import ResultsMixin
 from .runs import RunsMixin
 from .schema import ensure_schema
 from .snapshots import SnapshotsMixin
+from .sweeps import SweepsMixin
+from .uploads import UploadsMixin
 
 #: File name of the SQLite database inside the store directory.
 DATABASE_FILE = "convscope.db"
 
 
-class Store(RunsMixin, SnapshotsMixin, EventsMixin):
-    """Runs, snapshots, training curves and events, in SQL; arrays in files beside it.
+class Store(SweepsMixin, RunsMixin, SnapshotsMixin, EventsMixin, ResultsMixin, UploadsMixin):
+    """Runs, sweeps, snapshots, training curves and events, in SQL; arrays in files beside it.
 
     Safe to share between threads, and to open at the same time from several processes
     (the web server and training workers): every operation is one short transaction on a

@@ -23,7 +23,7 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
     "running": frozenset({"done", "failed", "cancelled", "interrupted"}),
 }
 #: Where a run was started from.
-SOURCES: tuple[str, ...] = ("cli", "web", "notebook")
+SOURCES: tuple[str, ...] = ("cli", "web", "notebook", "imported")
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class RunRecord:
         id: 12 lowercase hexadecimal characters.
         name: Optional label chosen by the user.
         status: One of ``RUN_STATUSES``.
-        source: ``"cli"``, ``"web"`` or ``"notebook"``.
+        source: ``"cli"``, ``"web"``, ``"notebook"`` or ``"imported"`` (a model file).
         config: The run configuration (JSON-compatible).
         class_names: Names of the classes, once known.
         created_at: When the run was created (UTC).
@@ -47,6 +47,7 @@ class RunRecord:
         cancel_requested: Whether a user asked to cancel it.
         num_snapshots: How many snapshots it has.
         progress: Last known ``{"epoch", "step", "steps_per_epoch", "epochs"}``.
+        sweep_id: The sweep the run belongs to, if any.
     """
 
     id: str
@@ -65,11 +66,33 @@ class RunRecord:
     cancel_requested: bool
     num_snapshots: int
     progress: dict[str, Any] | None
+    sweep_id: str | None = None
 
     @property
     def finished(self) -> bool:
         """Whether the run has reached a status it never leaves."""
         return self.status in FINISHED
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """A set of runs that explore some fields of one RunConfig.
+
+    Attributes:
+        id: 12 lowercase hexadecimal characters.
+        name: Optional label.
+        spec: The sweep specification (JSON-compatible), as given.
+        created_at: When it was created (UTC).
+        run_ids: Its runs, in the order they were generated.
+        stopped: Runs stopped early by the sweep's rule, with the reason.
+    """
+
+    id: str
+    name: str | None
+    spec: dict[str, Any]
+    created_at: datetime
+    run_ids: list[str]
+    stopped: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -211,6 +234,7 @@ def run_from_row(row: Mapping[Any, Any]) -> RunRecord:
         cancel_requested=bool(row["cancel_requested"]),
         num_snapshots=int(row["num_snapshots"] or 0),
         progress=loads(row["progress"]),
+        sweep_id=row.get("sweep_id"),
     )
 
 

@@ -57,6 +57,33 @@ def _check_class_names(class_names: object) -> list[str] | None:
     return [str(c) for c in names]
 
 
+def _run_values(
+    config: Mapping[str, Any],
+    source: str,
+    name: str | None,
+    status: str,
+    class_names: list[str] | None,
+) -> dict[str, Any]:
+    """The checked column values of a new run."""
+    if source not in SOURCES:
+        raise InvalidInput("source", f"unknown run source {source!r}", SOURCES)
+    if not isinstance(config, Mapping):
+        raise InvalidInput("config", "must be a mapping")
+    check_status(status)
+    now = utcnow()
+    return {
+        "name": _check_name(name),
+        "status": status,
+        "source": source,
+        "config": dumps(dict(config), "config"),
+        "class_names": dumps_optional(_check_class_names(class_names), "class_names"),
+        "created_at": now,
+        "started_at": None if status == "queued" else now,
+        "finished_at": now if status in FINISHED else None,
+        "cancel_requested": status == "cancelled",
+    }
+
+
 class RunsMixin(StoreBase):
     """Run rows and their life cycle."""
 
@@ -73,7 +100,7 @@ class RunsMixin(StoreBase):
 
         Args:
             config: The run configuration, JSON-compatible.
-            source: ``"cli"``, ``"web"`` or ``"notebook"``.
+            source: ``"cli"``, ``"web"``, ``"notebook"``, or ``"imported"`` (a model file).
             name: Optional label.
             status: Initial status; ``"running"`` for a run trained in a notebook.
             class_names: Names of the classes, if already known.
@@ -81,30 +108,19 @@ class RunsMixin(StoreBase):
         Returns:
             The new run.
         """
-        if source not in SOURCES:
-            raise InvalidInput("source", f"unknown run source {source!r}", SOURCES)
-        if not isinstance(config, Mapping):
-            raise InvalidInput("config", "must be a mapping")
-        check_status(status)
-        now = utcnow()
-        values = {
-            "name": _check_name(name),
-            "status": status,
-            "source": source,
-            "config": dumps(dict(config), "config"),
-            "class_names": dumps_optional(_check_class_names(class_names), "class_names"),
-            "created_at": now,
-            "started_at": None if status == "queued" else now,
-            "finished_at": now if status in FINISHED else None,
-            "cancel_requested": status == "cancelled",
-        }
+        values = _run_values(config, source, name, status, class_names)
         with self._write() as conn:
-            run_id = secrets.token_hex(6)
-            # 48 random bits rarely collide, but a collision must not fail the insert.
-            while conn.execute(select(schema.runs.c.id).where(schema.runs.c.id == run_id)).first():
-                run_id = secrets.token_hex(6)
-            conn.execute(schema.runs.insert().values(id=run_id, **values))
+            run_id = self._insert_run(conn, values)
             return self._fetch_run(conn, run_id)
+
+    def _insert_run(self, conn: Connection, values: Mapping[str, Any]) -> str:
+        """Insert a run row with a fresh random id in the current transaction."""
+        run_id = secrets.token_hex(6)
+        # 48 random bits rarely collide, but a collision must not fail the insert.
+        while conn.execute(select(schema.runs.c.id).where(schema.runs.c.id == run_id)).first():
+            run_id = secrets.token_hex(6)
+        conn.execute(schema.runs.insert().values(id=run_id, **values))
+        return run_id
 
     def get_run(self, run_id: str) -> RunRecord:
         """Return one run.
@@ -307,6 +323,38 @@ class RunsMixin(StoreBase):
                     return self._fetch_run(conn, run_id)
             # Another worker took it first; every lost race removes a run from the queue,
             # so this loop ends.
+
+    def claim_run(self, run_id: str, worker_pid: int) -> RunRecord | None:
+        """Take one given run for a worker, if it is still queued: it becomes "running".
+
+        For executors that schedule runs themselves (a Ray task per run): the task claims
+        its run when it starts, and finds nothing to do if it was cancelled meanwhile.
+
+        Args:
+            run_id: The run.
+            worker_pid: Process id of the claiming process.
+
+        Returns:
+            The claimed run, or None if it was no longer queued.
+        """
+        with self._write() as conn:
+            if self._require_run(conn, run_id) != "queued":
+                return None
+            if self._apply_status(
+                conn, run_id, "queued", "running", extra={"worker_pid": worker_pid}
+            ):
+                return self._fetch_run(conn, run_id)
+        return None
+
+    def queued_run_ids(self) -> list[str]:
+        """The ids of the queued runs, oldest (next) first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(schema.runs.c.id)
+                .where(schema.runs.c.status == "queued")
+                .order_by(schema.runs.c.seq)
+            ).all()
+        return [row[0] for row in rows]
 
     def queue_position(self, run_id: str) -> int | None:
         """Position of a run among queued runs (1 = next), or None if it is not queued."""

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 from convscope.errors import StoreError
 
 #: Version of the schema that this code writes. Bump it and add a migration together.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -86,7 +86,23 @@ runs = Table(
     Column("worker_pid", Integer),
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("progress", Text),
+    # The sweep the run belongs to (version 2); no foreign key, so that the column can be
+    # added by ALTER TABLE on SQLite too.
+    Column("sweep_id", String(12)),
     Index("ix_runs_status_seq", "status", "seq"),
+    Index("ix_runs_sweep_id", "sweep_id"),
+)
+
+sweeps = Table(
+    "sweeps",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(12), nullable=False, unique=True),
+    Column("name", String(200)),
+    Column("spec", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Runs stopped early by the sweep's rule, a JSON object {run id: reason}.
+    Column("stopped", Text, nullable=False, default="{}"),
 )
 
 snapshots = Table(
@@ -129,8 +145,16 @@ events = Table(
 
 Migration = Callable[[Connection], None]
 
+
+def _add_sweeps(conn: Connection) -> None:
+    """Version 2: the ``sweeps`` table, and ``runs.sweep_id``."""
+    sweeps.create(conn)
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN sweep_id VARCHAR(12)")
+    conn.exec_driver_sql("CREATE INDEX ix_runs_sweep_id ON runs (sweep_id)")
+
+
 #: ``MIGRATIONS[v]`` upgrades a database from version ``v - 1`` to version ``v``.
-MIGRATIONS: dict[int, Migration] = {}
+MIGRATIONS: dict[int, Migration] = {2: _add_sweeps}
 
 _VERSION_KEY = "schema_version"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import logging
 import multiprocessing
 import os
@@ -24,6 +25,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as ProcessEvent
@@ -32,7 +34,8 @@ from typing import Any
 from convscope.config import Settings
 from convscope.errors import ConvscopeError, NotFound, StoreError
 from convscope.quiet import native_stderr_silenced
-from convscope.store import Store
+from convscope.store import RunRecord, Store
+from convscope.training.executor import ONE_CPU, Executor, Resources, check_executor_kind
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,20 @@ CANCEL_SIGNAL: signal.Signals | None = getattr(signal, "SIGUSR1", None)
 
 #: Set in a worker process by CANCEL_SIGNAL: wakes the thread that watches for cancels.
 _cancel_check_requested = threading.Event()
+#: How much lower than the server the training processes run: training is batch work, and
+#: on a shared machine the server's requests and event streams must get the CPU first.
+WORKER_NICENESS = 10
+_lowered = False
+
+
+def lower_priority() -> None:
+    """Lower this (training) process's CPU priority by ``WORKER_NICENESS``, once."""
+    global _lowered
+    if _lowered:
+        return
+    _lowered = True
+    with contextlib.suppress(AttributeError, OSError):  # no os.nice on Windows
+        os.nice(WORKER_NICENESS)
 
 
 def open_store(settings: Settings) -> Store:
@@ -67,6 +84,13 @@ def process_exists(pid: int | None) -> bool:
     except PermissionError:  # it exists, owned by another user
         return True
     return True
+
+
+def load_trainer(path: str = "") -> Callable[..., Any]:
+    """Import the trainer ``module:function`` (empty: the real one), keeping TensorFlow's
+    start-up notices off the terminal."""
+    with native_stderr_silenced():
+        return _load_trainer(path or DEFAULT_TRAINER)
 
 
 def _load_trainer(path: str) -> Callable[..., Any]:
@@ -93,10 +117,10 @@ def worker_main(settings: Settings, ready: ProcessEvent | None = None, trainer: 
     if CANCEL_SIGNAL is not None:
         signal.signal(CANCEL_SIGNAL, lambda *_: _cancel_check_requested.set())
     parent = os.getppid()
+    lower_priority()
     # Importing the trainer imports Keras and TensorFlow (seconds): done once, up front,
     # so that the first run starts training at once.
-    with native_stderr_silenced():
-        train = _load_trainer(trainer or DEFAULT_TRAINER)
+    train = load_trainer(trainer)
     store = open_store(settings)
     if ready is not None:
         ready.set()
@@ -110,7 +134,6 @@ def worker_main(settings: Settings, ready: ProcessEvent | None = None, trainer: 
         if run is None:
             time.sleep(CLAIM_INTERVAL_S)
             continue
-        fresh_keras_state()
         train_claimed_run(store, run.id, train, parent_pid=parent)
 
 
@@ -138,7 +161,8 @@ def train_claimed_run(
     A small thread polls the store for a cancel request, at once when the server signals
     one (CANCEL_SIGNAL) and every CANCEL_POLL_S otherwise, and sets the flag that the
     trainer checks after every batch. Errors of the trainer fail the run, never the
-    worker.
+    worker, and the run starts from a clean Keras state (:func:`fresh_keras_state`), so
+    that no earlier run of the process can break it.
 
     Args:
         store: The store.
@@ -146,6 +170,7 @@ def train_claimed_run(
         train: The trainer, called as ``train(store, run_id, should_stop=...)``.
         parent_pid: When given, the process exits as soon as its parent is gone.
     """
+    fresh_keras_state()
     stop = threading.Event()
     finished = threading.Event()
 
@@ -200,8 +225,9 @@ class _Worker:
         return self.process is not None and self.process.is_alive()
 
 
-class WorkerPool:
-    """Keeps ``count`` worker processes alive and cleans up after the ones that die.
+class WorkerPool(Executor):
+    """The local executor: keeps ``count`` worker processes alive and cleans up after the
+    ones that die.
 
     A worker that dies while training has its run marked interrupted and is replaced at
     once. A worker that dies before it is ready (a broken installation) is retried with a
@@ -213,6 +239,8 @@ class WorkerPool:
         count: How many workers to keep.
         trainer: ``module:function`` the workers train with (default: the real trainer).
     """
+
+    kind = "local"
 
     def __init__(
         self, settings: Settings, store: Store, count: int, *, trainer: str = DEFAULT_TRAINER
@@ -226,6 +254,7 @@ class WorkerPool:
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
+        self._calls: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
         """Start the workers and the thread that supervises them."""
@@ -247,6 +276,34 @@ class WorkerPool:
         """How many workers are alive."""
         return len(self.pids())
 
+    def slots(self) -> int:
+        """How many runs can train at once: the live workers."""
+        return self.alive_count()
+
+    def owns(self, run: RunRecord) -> bool:
+        """Whether one of this pool's workers is training ``run``."""
+        return run.status == "running" and self.owns_pid(run.worker_pid)
+
+    def cancel(self, run: RunRecord) -> None:
+        """Signal the worker of ``run`` to look for its cancel request now."""
+        self.notify_cancel(run.worker_pid)
+
+    def force_stop(self, run: RunRecord, reason: str) -> bool:
+        """Stop the worker training ``run`` and start a fresh one in its place."""
+        if not self.owns(run):
+            return False
+        assert run.worker_pid is not None
+        return self.restart_worker(run.worker_pid, reason)
+
+    def submit_call(
+        self, function: Callable[..., Any], /, *args: Any, resources: Resources = ONE_CPU
+    ) -> Future[Any]:
+        """Compute ``function(*args)`` in a spawned process of this machine (one at a time)."""
+        with self._lock:
+            if self._calls is None:
+                self._calls = ProcessPoolExecutor(1, mp_context=self._context)
+            return self._calls.submit(function, *args)
+
     def wait_ready(self, timeout: float) -> bool:
         """Wait until every worker has imported Keras and opened the store.
 
@@ -264,13 +321,13 @@ class WorkerPool:
             time.sleep(0.05)
         return False
 
-    def owns(self, pid: int | None) -> bool:
+    def owns_pid(self, pid: int | None) -> bool:
         """Whether ``pid`` is one of this pool's workers."""
         return pid is not None and pid in self.pids()
 
     def notify_cancel(self, pid: int | None) -> None:
         """Tell the worker ``pid``, if it is one of ours, to look for a cancel request now."""
-        if CANCEL_SIGNAL is not None and self.owns(pid):
+        if CANCEL_SIGNAL is not None and self.owns_pid(pid):
             assert pid is not None
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, CANCEL_SIGNAL)
@@ -302,6 +359,9 @@ class WorkerPool:
         with self._lock:
             processes = [w.process for w in self._workers if w.process is not None]
             self._workers = []
+            calls, self._calls = self._calls, None
+        if calls is not None:
+            calls.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             if process.is_alive():
                 process.terminate()
@@ -371,6 +431,42 @@ class WorkerPool:
             if run.status == "running" and run.worker_pid == pid:
                 with contextlib.suppress(ConvscopeError):
                     self.store.set_status(run.id, "interrupted", error=reason)
+
+
+def make_executor(
+    settings: Settings,
+    store: Store,
+    *,
+    trainer: str = DEFAULT_TRAINER,
+    ray_init_options: dict[str, Any] | None = None,
+) -> Executor:
+    """The executor that ``settings.executor`` names, not yet started.
+
+    Args:
+        settings: ``executor`` ("local" or "ray"), ``workers``, ``ray_address``.
+        store: The store whose queue it trains.
+        trainer: The function runs train with, as ``module:function``.
+        ray_init_options: More keyword arguments for ``ray.init`` (Ray only).
+
+    Returns:
+        A :class:`WorkerPool` or a :class:`~convscope.training.ray_executor.RayExecutor`.
+
+    Raises:
+        ConvscopeError: Ray is asked for but not installed.
+    """
+    if check_executor_kind(settings.executor) == "ray":
+        if importlib.util.find_spec("ray") is None:
+            raise ConvscopeError("the Ray executor needs Ray: pip install 'convscope[ray]'")
+        from convscope.training.ray_executor import RayExecutor
+
+        return RayExecutor(
+            settings,
+            store,
+            address=settings.ray_address,
+            trainer=trainer,
+            init_options=ray_init_options,
+        )
+    return WorkerPool(settings, store, settings.workers, trainer=trainer)
 
 
 def _exit_reason(code: int | None) -> str:

@@ -85,6 +85,9 @@ class Recorder(keras.callbacks.Callback):
             it is smaller).
         snapshot_fractions: Extra snapshots inside the first epoch, as fractions of it.
         seed: Seed of the probe-set sample.
+        probe_masks: Optional bool ``(N, H, W)`` true object masks of the validation images
+            (the ``shapes`` dataset has them): the probe set's masks are recorded with its
+            images, so attribution maps can be scored against them.
         run_id: Record into this existing run (the runner's case); by default a new run is
             created, with ``source="notebook"``, and finished when ``fit`` ends.
         name: Name of a new run.
@@ -104,6 +107,7 @@ class Recorder(keras.callbacks.Callback):
         probe_size: int | None = None,
         snapshot_fractions: Sequence[float] = DEFAULT_SNAPSHOT_FRACTIONS,
         seed: int = 0,
+        probe_masks: np.ndarray | None = None,
         run_id: str | None = None,
         name: str | None = None,
         config: dict[str, Any] | None = None,
@@ -125,6 +129,9 @@ class Recorder(keras.callbacks.Callback):
                 "probe_size",
                 f"{probe_size} is larger than the validation set ({len(self.val_y)} images)",
             )
+        if probe_masks is not None and np.shape(probe_masks) != self.val_x.shape[:3]:
+            raise InvalidInput("probe_masks", "expected one (H, W) mask per validation image")
+        self.val_masks = None if probe_masks is None else np.asarray(probe_masks, dtype=bool)
         self.class_names = list(class_names) if class_names is not None else None
         self.probe_size = probe_size or min(1000, len(self.val_y))
         self.snapshot_fractions = tuple(snapshot_fractions)
@@ -242,6 +249,8 @@ class Recorder(keras.callbacks.Callback):
             "images": display_images(self.val_x[self.probe_indices]),
             "labels": self.val_y[self.probe_indices],
         }
+        if self.val_masks is not None:
+            arrays["masks"] = self.val_masks[self.probe_indices]
         if self.val_x.dtype != np.uint8:
             arrays["inputs"] = self.val_x[self.probe_indices].astype(np.float32)
         self.store.write_run_arrays(self._active_run, "probe", arrays)

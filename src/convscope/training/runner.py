@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from convscope.datasets import Dataset, load_dataset
+from convscope.datasets.uploaded import use_directory
 from convscope.errors import ConvscopeError
 from convscope.models.build import build_model
 from convscope.store import RunRecord, Store
@@ -165,6 +166,7 @@ def train_run(
         store.set_status(run_id, "running")
     store.update_run(run_id, worker_pid=os.getpid())
     try:
+        use_directory(store.datasets_dir)  # a dataset uploaded since this process started
         config = RunConfig.model_validate(run.config)
         dataset, model = prepare(config, data_dir=data_dir)
         recorder = Recorder(
@@ -174,13 +176,18 @@ def train_run(
             probe_size=config.probe_size,
             snapshot_fractions=config.snapshot_fractions,
             seed=config.seed,
+            probe_masks=dataset.masks_test,
             run_id=run_id,
             should_stop=should_stop,
             on_event=on_event,
         )
         fit(model, dataset, config, recorder)
     except KeyboardInterrupt:
-        store.set_status(run_id, "interrupted", error="interrupted by the user")
+        # An executor delivers a cancel this way too (ray.cancel): the store tells which.
+        if store.is_cancel_requested(run_id):
+            store.set_status(run_id, "cancelled")
+        else:
+            store.set_status(run_id, "interrupted", error="interrupted by the user")
         return store.get_run(run_id)
     except ConvscopeError as error:
         store.set_status(run_id, "failed", error=str(error))

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from convscope.config import Settings
-from convscope.errors import InvalidInput, PayloadTooLarge
+from convscope.errors import InvalidInput, PayloadTooLarge, UnsupportedFormat
 
 #: The formats decoded; Pillow tries no other decoder.
 IMAGE_FORMATS = ("PNG", "JPEG")
@@ -51,7 +51,8 @@ def open_image(
         The decoded image, fully loaded.
 
     Raises:
-        InvalidInput: Empty, not a PNG or JPEG, truncated or damaged.
+        UnsupportedFormat: Empty, or not a PNG or JPEG.
+        InvalidInput: Truncated or damaged.
         PayloadTooLarge: Too many bytes or too many pixels.
     """
     mode = "L" if grayscale else "RGB"
@@ -81,7 +82,8 @@ def decode_image(
         uint8 array (size, size, 1 or 3).
 
     Raises:
-        InvalidInput: Empty, not a PNG or JPEG, truncated or damaged.
+        UnsupportedFormat: Empty, or not a PNG or JPEG.
+        InvalidInput: Truncated or damaged.
         PayloadTooLarge: Too many bytes or too many pixels.
     """
     mode = "L" if grayscale else "RGB"
@@ -99,7 +101,7 @@ def _decode(
             field, f"the file has {len(data)} bytes", limit="max_image_bytes", maximum=limit_bytes
         )
     if not data:
-        raise InvalidInput(field, "an empty file, not a PNG or JPEG image")
+        raise UnsupportedFormat(field, "an empty file, not a PNG or JPEG image")
     try:
         with warnings.catch_warnings():
             # Pillow's own bomb check only warns below twice its limit: make it refuse.
@@ -122,7 +124,7 @@ def _decode(
     except UnidentifiedImageError:
         if data.startswith(_SIGNATURES):
             raise InvalidInput(field, "a damaged PNG or JPEG file") from None
-        raise InvalidInput(field, "not a PNG or JPEG image") from None
+        raise UnsupportedFormat(field, "not a PNG or JPEG image") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow's own, higher, limit caught it while reading the header.
         raise PayloadTooLarge(

@@ -8,6 +8,9 @@ import type {
   RunConfig,
   SnapshotDetail,
   SnapshotSummary,
+  Sweep,
+  SweepSpec,
+  SweepSummary,
   Timeline,
   ValidationIssue,
 } from "./types";
@@ -49,20 +52,25 @@ function describeDetail(detail: unknown): string | null {
   return null;
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  return send<T>(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+/** Posts a multipart form (file uploads); the browser sets the content type. */
+export function postForm<T>(path: string, form: FormData): Promise<T> {
+  return send<T>(path, { method: "POST", headers: { Accept: "application/json" }, body: form });
+}
+
+async function send<T>(path: string, init: RequestInit): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(path, {
-      method,
-      headers:
-        body === undefined
-          ? { Accept: "application/json" }
-          : {
-              Accept: "application/json",
-              "Content-Type": "application/json",
-            },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    response = await fetch(path, init);
   } catch {
     throw new ApiError(0, "The convscope server cannot be reached. Is it running?");
   }
@@ -105,6 +113,9 @@ export const api = {
   probe: (id: string) => request<ProbeInfo>("GET", `/api/runs/${enc(id)}/probe`),
   timeline: (id: string) => request<Timeline>("GET", `/api/runs/${enc(id)}/timeline`),
   eventsUrl: (id: string) => `/api/runs/${enc(id)}/events`,
+  sweeps: () => request<SweepSummary[]>("GET", "/api/sweeps"),
+  sweep: (id: string) => request<Sweep>("GET", `/api/sweeps/${enc(id)}`),
+  createSweep: (spec: SweepSpec) => request<Sweep>("POST", "/api/sweeps", spec),
 };
 
 export function errorMessage(err: unknown): string {

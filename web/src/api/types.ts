@@ -10,6 +10,7 @@ export interface Health {
   status: string;
   version: string;
   workers: number;
+  executor?: string | null;
 }
 
 export interface DatasetInfo {
@@ -131,6 +132,50 @@ export interface Run {
   num_snapshots: number;
   queue_position: number | null;
   progress: Progress | null;
+  sweep_id?: string | null;
+}
+
+/** A list of values (grid or random), or a range that random search draws from. */
+export type SweepValues = unknown[] | { min: number; max: number; log?: boolean; integer?: boolean };
+
+export interface SweepSpec {
+  name?: string | null;
+  method?: "grid" | "random";
+  base: Partial<RunConfig>;
+  parameters: Record<string, SweepValues>;
+  budget?: number | null;
+  seed?: number;
+  early_stopping?: { rule: "median" | "none"; min_epochs?: number; min_runs?: number };
+}
+
+export interface SweepPoint {
+  epoch: number;
+  val_accuracy: number | null;
+}
+
+export interface SweepRun {
+  run: Run;
+  values: Record<string, unknown>;
+  final_accuracy: number | null;
+  curve: SweepPoint[];
+  stopped_early: string | null;
+}
+
+export interface SweepSummary {
+  id: string;
+  name: string | null;
+  created_at: string;
+  method: string;
+  varied: string[];
+  num_runs: number;
+  finished_runs: number;
+  best_accuracy: number | null;
+}
+
+export interface Sweep extends SweepSummary {
+  spec: SweepSpec;
+  runs: SweepRun[];
+  best: string[];
 }
 
 export interface SnapshotSummary {

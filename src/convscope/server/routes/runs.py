@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response, status
 
 from convscope.datasets import dataset_options
 from convscope.errors import ConvscopeError, DataUnavailable, InvalidInput, InvalidTransition
-from convscope.server.deps import CacheDep, PoolDep, StoreDep
+from convscope.server.deps import CacheDep, ExecutorDep, StoreDep
 from convscope.server.encoding import finite_or_none
 from convscope.server.schemas import Metrics, Progress, RunOut
 from convscope.store import RunRecord, Store
@@ -60,6 +60,7 @@ def run_out(store: Store, run: RunRecord) -> RunOut:
         num_snapshots=run.num_snapshots,
         queue_position=position,
         progress=_progress(run.progress),
+        sweep_id=run.sweep_id,
     )
 
 
@@ -136,14 +137,14 @@ def get_run(run_id: str, store: StoreDep) -> RunOut:
     response_model=RunOut,
     responses={**_RUN_404, 409: {"description": "The run has already finished"}},
 )
-def cancel_run(run_id: str, store: StoreDep, pool: PoolDep) -> RunOut:
+def cancel_run(run_id: str, store: StoreDep, executor: ExecutorDep) -> RunOut:
     """Cancel a run: a queued one at once, a running one after its current batch."""
     run = store.get_run(run_id)
     if run.finished:
         raise InvalidTransition(f"run {run_id} has already finished ({run.status})")
     run = store.request_cancel(run_id)
-    if pool is not None:
-        pool.notify_cancel(run.worker_pid)
+    if executor is not None:
+        executor.cancel(run)
     return run_out(store, run)
 
 
@@ -162,26 +163,25 @@ def _wait_until_stopped(store: Store, run_id: str, timeout: float) -> RunRecord:
     response_class=Response,
     responses={**_RUN_404, 409: {"description": "The run is training in another process"}},
 )
-def delete_run(run_id: str, store: StoreDep, pool: PoolDep, cache: CacheDep) -> Response:
+def delete_run(run_id: str, store: StoreDep, executor: ExecutorDep, cache: CacheDep) -> Response:
     """Delete a run with its files; a running run is cancelled (or its worker stopped) first."""
     run = store.get_run(run_id)
     if not run.finished:
         run = store.request_cancel(run_id)
-        if pool is not None:
-            pool.notify_cancel(run.worker_pid)
-    if run.status == "running" and process_exists(run.worker_pid):
+        if executor is not None:
+            executor.cancel(run)
+    ours = executor is not None and executor.owns(run)
+    if run.status == "running" and (ours or process_exists(run.worker_pid)):
         run = _wait_until_stopped(store, run_id, DELETE_WAIT_S)
     if run.status == "running":
-        pid = run.worker_pid
-        if pool is not None and pool.owns(pid):
-            assert pid is not None
-            # The worker did not react to the cancel request: stop it; the pool starts a
-            # fresh one, so the queue keeps moving.
-            pool.restart_worker(pid, "the run was deleted while it was training")
-        elif process_exists(pid):
+        if executor is not None and executor.owns(run):
+            # The worker did not react to the cancel request: stop it; a local pool starts
+            # a fresh one, so the queue keeps moving.
+            executor.force_stop(run, "the run was deleted while it was training")
+        elif process_exists(run.worker_pid):
             raise InvalidTransition(
-                f"run {run_id} is training in process {pid}, which this server does not "
-                "manage; stop it there first"
+                f"run {run_id} is training in process {run.worker_pid}, which this server "
+                "does not manage; stop it there first"
             )
         else:
             with contextlib.suppress(InvalidTransition):
