@@ -13,7 +13,8 @@ One ASGI middleware applies, in order:
    carries the token in a header; otherwise 403. Any page on the web can send a
    ``text/plain`` POST to a local server; this is what stops it.
 4. **Headers** on every response: a Content-Security-Policy that lets the built web app
-   run and nothing else, ``X-Frame-Options: DENY``, ``nosniff``, ``no-referrer``.
+   run and nothing else, and be framed only by pages of this machine (a notebook's
+   ``convscope.show()``), ``X-Frame-Options``, ``nosniff``, ``no-referrer``.
 """
 
 from __future__ import annotations
@@ -35,12 +36,18 @@ TOKEN_COOKIE = "convscope_token"
 TOKEN_QUERY = "token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
+#: Pages that may show the web app in a frame: a notebook on this machine (Jupyter on
+#: localhost, VS Code's notebooks) for ``convscope.show()``; no other site (clickjacking).
+FRAME_ANCESTORS = (
+    "'self' http://localhost:* http://127.0.0.1:* https://localhost:* "
+    "https://127.0.0.1:* vscode-webview:"
+)
 #: The built web app: its own scripts only; its own styles, and style attributes (views set
 #: sizes and colours inline; styles cannot run code); images from data and blob URLs.
 APP_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    f"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {FRAME_ANCESTORS}"
 )
 #: FastAPI's interactive docs load Swagger UI or ReDoc from a CDN with an inline script.
 DOCS_CSP = (
@@ -52,7 +59,8 @@ DOCS_CSP = (
 )
 DOCS_PATHS = ("/docs", "/redoc")
 SECURITY_HEADERS = (
-    (b"x-frame-options", b"DENY"),
+    # For browsers without CSP's frame-ancestors (the others let it decide).
+    (b"x-frame-options", b"SAMEORIGIN"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"cross-origin-opener-policy", b"same-origin"),
