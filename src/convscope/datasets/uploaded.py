@@ -26,7 +26,7 @@ from convscope.datasets.base import (
     register_dataset,
     unregister_dataset,
 )
-from convscope.errors import DataUnavailable, InvalidInput
+from convscope.errors import DataUnavailable, InvalidInput, LimitExceeded
 
 _REGISTERED: dict[str, Path] = {}
 
@@ -99,7 +99,12 @@ def decode_zip(
     except InvalidInput as error:
         if error.field != "path":
             raise
-        raise InvalidInput("file", error.reason.replace(str(path), shown_name)) from None
+        reason = error.reason.replace(str(path), shown_name)
+        if isinstance(error, LimitExceeded):  # keeps its status (413) and names its limit
+            raise type(error)(
+                "file", reason.split(" (limit ")[0], limit=error.limit, maximum=error.maximum
+            ) from None
+        raise InvalidInput("file", reason) from None
     return dataset, {
         "class_names": list(dataset.class_names),
         "image_shape": list(dataset.image_shape),
