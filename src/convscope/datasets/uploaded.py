@@ -26,7 +26,7 @@ from convscope.datasets.base import (
     register_dataset,
     unregister_dataset,
 )
-from convscope.errors import DataUnavailable, InvalidInput, LimitExceeded
+from convscope.errors import DataUnavailable, InvalidInput
 
 _REGISTERED: dict[str, Path] = {}
 
@@ -99,12 +99,8 @@ def decode_zip(
     except InvalidInput as error:
         if error.field != "path":
             raise
-        reason = error.reason.replace(str(path), shown_name)
-        if isinstance(error, LimitExceeded):  # keeps its status (413) and names its limit
-            raise type(error)(
-                "file", reason.split(" (limit ")[0], limit=error.limit, maximum=error.maximum
-            ) from None
-        raise InvalidInput("file", reason) from None
+        reason = getattr(error, "found", error.reason).replace(str(path), shown_name)
+        raise error.at("file", reason) from None
     return dataset, {
         "class_names": list(dataset.class_names),
         "image_shape": list(dataset.image_shape),
