@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/payload_size.py
 	$(BIN)/python bench/attribution.py
 	$(BIN)/python bench/browser.py
+	$(BIN)/python bench/adversarial.py
 	$(BIN)/python bench/store_load.py
 	$(BIN)/python bench/executors.py
 	$(BIN)/python bench/server_load.py

@@ -22,17 +22,8 @@ from collections.abc import Iterator
 
 from playwright.sync_api import Page, sync_playwright
 
+from chromium import launch
 from convscope.server.launch import free_port, get_json, start_server, wait_until_healthy
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 #: Steps through every snapshot, one 600 ms transition each, counting drawn frames.
 MEASURE_SCRUBBING = """
@@ -90,7 +81,7 @@ def main() -> None:
         datasets = {d["name"]: d for d in get_json(f"{base}/api/datasets")}
         dataset = "fashion_mnist" if datasets["fashion_mnist"]["available"] else "shapes"
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch(playwright)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"{base}/#/")
             train = page.get_by_test_id("train-button")

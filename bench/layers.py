@@ -41,7 +41,8 @@ from upload_files import (  # noqa: E402
 )
 
 import convscope  # noqa: E402
-from browser import CHROMIUM, CHROMIUM_ARGS, running_server  # noqa: E402
+from browser import running_server  # noqa: E402
+from chromium import launch  # noqa: E402
 from convscope.config import Settings  # noqa: E402
 
 REPEATS = 20
@@ -209,7 +210,7 @@ def over_http(base: str, run_id: str) -> tuple[list[float], float]:
 
 def in_the_browser(base: str, run_id: str) -> list[float]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{base}/#/runs/{run_id}/layers")
         page.get_by_test_id("prediction").wait_for(timeout=120_000)

@@ -42,7 +42,7 @@ def main() -> None:
             f"{name}: run {run.id} {run.status}, {run.num_snapshots} snapshots, 1,000 probe images"
         )
         app = create_app(Settings(store_dir=Path(directory)), start_workers=False)
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
             sizes = []
             for index in range(run.num_snapshots):
                 body = client.get(f"/api/runs/{run.id}/snapshots/{index}").content

@@ -25,7 +25,8 @@ from playwright.sync_api import Page, sync_playwright
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from browser import CHROMIUM, CHROMIUM_ARGS, running_server  # noqa: E402
+from browser import running_server  # noqa: E402
+from chromium import launch  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 
@@ -122,7 +123,7 @@ def main() -> None:
         if sweep:
             wait_sweep(base, sweep)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch(playwright)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             if explain_only:
                 explain_screenshots(page, base, cnn, shapes)

@@ -64,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="a TOML or JSON file with RunConfig fields")
     train.add_argument("--name")
     train.add_argument("--dataset")
+    train.add_argument(
+        "--dataset-path",
+        help="the folder dataset's directory (one sub-folder of images per class) or zip",
+    )
     train.add_argument("--train-size", type=int)
     train.add_argument("--test-size", type=int)
     train.add_argument("--arch", help="a preset name, or a JSON architecture spec")
@@ -126,6 +130,11 @@ def _parser() -> argparse.ArgumentParser:
         "--ray-address",
         metavar="ADDR",
         help="the Ray cluster to submit runs to (default: start a local Ray instance)",
+    )
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve a non-loopback --host without an access token (anyone can use it)",
     )
     with_store(serve)
     return parser
@@ -227,6 +236,14 @@ def build_config(args: argparse.Namespace) -> Any:
         value = getattr(args, flag)
         if value is not None:
             fields[field] = value
+    if args.dataset_path is not None:
+        options = fields.get("dataset_options") or {}
+        if not isinstance(options, dict):
+            raise InvalidInput("dataset_options", "must be a table of option values")
+        options = dict(options)
+        # Absolute: the run may be trained by a process started elsewhere.
+        options["path"] = str(Path(args.dataset_path).expanduser().resolve())
+        fields["dataset_options"] = options
     arch = fields.get("arch")
     if isinstance(arch, str) and arch.lstrip().startswith("{"):
         try:
@@ -323,6 +340,7 @@ def _serve(args: argparse.Namespace) -> int:
         database_url=args.db,
         executor=args.executor,
         ray_address=args.ray_address,
+        no_auth=args.no_auth,
     )
     return 0
 

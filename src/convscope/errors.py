@@ -27,6 +27,18 @@ class InvalidInput(ConvscopeError, ValueError):
             message += f" (valid choices: {', '.join(self.choices)})"
         super().__init__(message)
 
+    def at(self, field: str, reason: str | None = None) -> InvalidInput:
+        """The same refusal about another field (the field seen from a larger request).
+
+        Args:
+            field: The new field name.
+            reason: A new reason; default: the same.
+
+        Returns:
+            An error of the same class.
+        """
+        return type(self)(field, self.reason if reason is None else reason, self.choices)
+
 
 class LimitExceeded(InvalidInput):
     """A value goes past one of the limits of :class:`convscope.config.Settings`.
@@ -41,7 +53,13 @@ class LimitExceeded(InvalidInput):
     def __init__(self, field: str, reason: str, *, limit: str, maximum: float) -> None:
         self.limit = limit
         self.maximum = maximum
+        self.found = reason
         super().__init__(field, f"{reason} (limit {limit} = {maximum:,})")
+
+    def at(self, field: str, reason: str | None = None) -> InvalidInput:
+        """The same refusal about another field, still naming its limit."""
+        found = self.found if reason is None else reason
+        return type(self)(field, found, limit=self.limit, maximum=self.maximum)
 
 
 class PayloadTooLarge(LimitExceeded):

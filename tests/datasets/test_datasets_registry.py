@@ -85,7 +85,9 @@ def test_dataset_options_describe_defaults() -> None:
         "help": "Images are resized to this height and width.",
         "minimum": 8,
         "maximum": 256,
+        "is_path": False,
     }
+    assert options["path"].is_path  # the one option a web client may not set
 
 
 def test_duplicate_registration_is_refused() -> None:

@@ -15,28 +15,20 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+ROOT = Path(__file__).resolve().parents[2]
 # The tests import their helpers as `e2e_helpers` (tests are imported without their
-# directory on the path).
-HERE = str(Path(__file__).resolve().parent)
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+# directory on the path), and Chromium's launch from the bench, which uses it too.
+for folder in (str(Path(__file__).resolve().parent), str(ROOT / "bench")):
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 from e2e_helpers import Api  # noqa: E402 - needs the path above
 
+from chromium import launch  # noqa: E402
 from convscope.server.launch import free_port  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 STATIC_INDEX = ROOT / "src" / "convscope" / "server" / "static" / "index.html"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +94,7 @@ def api(server: str) -> Api:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 
@@ -122,6 +114,13 @@ def page(browser: Browser, server: str, request: pytest.FixtureRequest) -> Itera
     page.set_default_timeout(20_000)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The server's Content-Security-Policy must let the web app do all it does.
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:

@@ -23,7 +23,20 @@ from convscope.store import Store
 with warnings.catch_warnings():
     # Starlette asks for `httpx2` but still supports the `httpx` the project depends on.
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient as TestClient
+    from fastapi.testclient import TestClient as StarletteTestClient
+
+#: The address the test client gives: a host name the server answers to.
+LOCAL_URL = "http://127.0.0.1"
+
+
+class TestClient(StarletteTestClient):
+    """Starlette's test client, addressing the app as the local server it is."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, app: FastAPI, **kwargs: object) -> None:
+        kwargs.setdefault("base_url", LOCAL_URL)
+        super().__init__(app, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -165,3 +178,20 @@ def stuck_trainer(store: Store, run_id: str, **_: object) -> None:
     """A trainer that ignores ``should_stop``: a worker stuck in a long computation."""
     while True:
         time.sleep(1)
+
+
+def poisoning_trainer(store: Store, run_id: str, **kwargs: object) -> object:
+    """The real trainer, except for a run named "poison", which breaks Keras' state first.
+
+    It does what a network named "my net" once did: TensorFlow refuses the scope name
+    while Keras is inside it, and Keras' name-scope stack stays broken for the process.
+    """
+    if store.get_run(run_id).name == "poison":
+        import keras
+
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="my net")
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(np.zeros((4, 4)), np.zeros((4, 2)), verbose=0)  # raises ValueError
+    from convscope.training.runner import train_run
+
+    return train_run(store, run_id, **kwargs)  # type: ignore[arg-type]

@@ -123,7 +123,7 @@ def test_query_fallback_and_full_replay(server: LiveServer) -> None:
 
 def test_disconnect_frees_the_subscription(server: LiveServer) -> None:
     hub: EventHub = server.app.state.hub
-    run_id = seed_run(server.app.state.store, status="done", snapshots=0)
+    run_id = seed_run(server.app.state.store, status="running", snapshots=0)
     assert hub.subscriber_count == 0
     with server.client.stream("GET", f"/api/runs/{run_id}/events") as response:
         reader = SSEReader(response)  # kept: dropping its line iterator closes the stream
@@ -157,7 +157,7 @@ def test_slow_client_is_dropped_and_resumes_from_the_database(store: Store) -> N
     run_id = seed_run(store, status="queued", snapshots=0)
     first = store.last_event_id()
 
-    async def scenario() -> tuple[list[str], list[str]]:
+    async def scenario() -> tuple[list[str], str]:
         hub = EventHub(store, queue_size=4)
         await hub.start()
         try:
@@ -170,7 +170,8 @@ def test_slow_client_is_dropped_and_resumes_from_the_database(store: Store) -> N
             assert hub.subscriber_count == 0
             after_drop = [chunk async for chunk in stream]  # the stream just ends
             resumed = event_stream(hub, run_id, first)
-            replay = [await anext(resumed) for _ in range(10)]
+            replay = (await anext(resumed)).decode()  # the stored events come as one page
+            assert await anext(resumed) == ": connected\n\n"
             await resumed.aclose()
             return after_drop, replay
         finally:
@@ -178,7 +179,7 @@ def test_slow_client_is_dropped_and_resumes_from_the_database(store: Store) -> N
 
     after_drop, replay = run_in_own_loop(scenario)
     assert after_drop == []
-    steps = [json.loads(chunk.split("data: ")[1])["step"] for chunk in replay]
+    steps = [json.loads(part.split("\n")[0])["step"] for part in replay.split("data: ")[1:]]
     assert steps == list(range(10))
 
 
@@ -192,11 +193,11 @@ def test_events_seen_in_replay_and_live_are_sent_once(store: Store) -> None:
         # twice, once by replay and once live, as when a poll races a connection.
         hub._last_id = ids[0] - 1
         stream = event_stream(hub, run_id, ids[0] - 1, heartbeat_s=0.05)
-        chunks = [await anext(stream)]
+        chunks = [(await anext(stream)).decode()]  # the replay: bytes
         await hub.poll_once()
         late = store.add_event(run_id, "progress", {"step": 3})
         await hub.poll_once()
-        while len([c for c in chunks if c.startswith("id:")]) < 4:
+        while len(ids_in(chunks)) < 4:
             chunks.append(await anext(stream))
         chunks.append(await anext(stream))  # nothing else is queued: a heartbeat
         await stream.aclose()
@@ -205,7 +206,53 @@ def test_events_seen_in_replay_and_live_are_sent_once(store: Store) -> None:
         return chunks
 
     chunks = run_in_own_loop(scenario)
-    sent = [int(c.split("\n")[0][4:]) for c in chunks if c.startswith("id:")]
-    assert sent == [*ids, ids[-1] + 1]
+    assert ids_in(chunks) == [*ids, ids[-1] + 1]
     assert chunks[-1] == ": heartbeat\n\n"
-    assert chunks[0] == f'id: {ids[0]}\nevent: progress\ndata: {{"step":0}}\n\n'
+    # The stored events come as one page.
+    assert chunks[0] == "".join(
+        f'id: {event_id}\nevent: progress\ndata: {{"step":{step}}}\n\n'
+        for step, event_id in enumerate(ids)
+    )
+
+
+def ids_in(chunks: list[str]) -> list[int]:
+    """The ids of the events in some SSE chunks, in order."""
+    return [int(line[4:]) for c in chunks for line in c.split("\n") if line.startswith("id: ")]
+
+
+def test_replay_pages_are_shared_until_they_change(store: Store) -> None:
+    from convscope.server.events import REPLAY_PAGE
+
+    run_id = seed_run(store, status="running", snapshots=0)
+    for step in range(REPLAY_PAGE + 10):
+        store.add_event(run_id, "progress", {"step": step})
+    reads: list[int] = []
+    read = store.events_after
+
+    def counted(run: str | None, after: int, limit: int = 500) -> list:
+        if run == run_id:
+            reads.append(after)
+        return read(run, after, limit=limit)
+
+    store.events_after = counted  # type: ignore[method-assign]
+
+    async def scenario() -> tuple[int, int, int, int]:
+        hub = EventHub(store)
+        hub._last_id = store.last_event_id()
+        first = await hub.replay_page(run_id, 0)
+        assert await hub.replay_page(run_id, 0) is first  # a full page: read once
+        tail = await hub.replay_page(run_id, first.last_id)
+        assert await hub.replay_page(run_id, first.last_id) is tail  # nothing new yet
+        store.add_event(run_id, "progress", {"step": -1})
+        await hub.poll_once()  # the hub sees a new event: the last page is read again
+        grown = await hub.replay_page(run_id, first.last_id)
+        store.set_status(run_id, "done")
+        await hub.poll_once()  # the run ends: its events are compacted, its pages dropped
+        after_end = await hub.replay_page(run_id, 0)
+        return first.count, tail.count, grown.count, after_end.count
+
+    full, tail, grown, after_end = run_in_own_loop(scenario)
+    assert (full, tail, grown) == (REPLAY_PAGE, 11, 12)  # "running", then 510 progress
+    first_id = reads[1]
+    assert reads == [0, first_id, first_id, 0]
+    assert after_end < 10  # compacted: only the last progress event is left

@@ -90,6 +90,22 @@ def test_bad_sweeps_get_422_naming_the_field(api: Api) -> None:
     assert api.client.get("/api/sweeps").json() == [] and api.client.get("/api/runs").json() == []
 
 
+def test_every_run_of_a_sweep_is_sized_before_any_is_queued(api: Api) -> None:
+    huge = {
+        "blocks": [
+            *({"type": "conv", "filters": 1024, "kernel_size": 11} for _ in range(4)),
+            {"type": "dense", "units": 64},
+        ]
+    }
+    body = {**SWEEP, "parameters": {"arch": ["mlp", huge]}}
+    response = api.client.post("/api/sweeps", json=body)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"][0]
+    assert detail["loc"] == ["body", "parameters", "arch"]
+    assert detail["limit"] == "max_model_params"
+    assert api.client.get("/api/runs").json() == []
+
+
 def test_an_unknown_sweep_is_404(api: Api) -> None:
     for bad in ("0123456789ab", "nope"):
         response = api.client.get(f"/api/sweeps/{bad}")

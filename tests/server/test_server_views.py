@@ -267,7 +267,7 @@ def test_server_process_never_imports_tensorflow(tmp_path) -> None:
         from convscope.server.app import create_app
         app = create_app(Settings(store_dir=Path({str(tmp_path)!r}), workers=1),
                          start_workers=False)
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
             for path in ("/api/health", "/api/datasets", "/api/architectures", "/api/runs",
                          "/api/lenses"):
                 assert client.get(path).status_code == 200, path

@@ -184,6 +184,27 @@ def test_stuck_worker_is_replaced_on_delete_and_stopped_on_shutdown(
     assert app.state.store.get_run(held).status == "interrupted"
 
 
+def test_a_run_that_breaks_keras_does_not_break_the_next_one(tmp_path: Path) -> None:
+    app = create_app(
+        Settings(store_dir=tmp_path / "store", workers=1),
+        start_workers=True,
+        trainer="server_helpers:poisoning_trainer",
+    )
+    with live_server(app) as server:
+        pool: WorkerPool = app.state.pool
+        assert pool.wait_ready(timeout=120), "the worker did not start"
+        [worker] = pool.pids()
+        poison = server.client.post("/api/runs", json={**TINY, "name": "poison"}).json()["id"]
+        failed = wait_status(server, poison, FINISHED, timeout=60)
+        assert failed["status"] == "failed"
+        assert "not a valid root scope name" in failed["error"]
+        # The same worker process trains the next run, from a clean Keras state.
+        after = server.client.post("/api/runs", json=TINY).json()["id"]
+        run = wait_status(server, after, FINISHED, timeout=120)
+        assert run["status"] == "done", run["error"]
+        assert pool.pids() == [worker]
+
+
 def children_of(pid: int) -> set[int]:
     """Child process ids of ``pid`` (Linux /proc)."""
     children: set[int] = set()
@@ -219,7 +240,10 @@ def test_python_m_convscope_server_runs_and_stops_cleanly(tmp_path: Path) -> Non
             lines = stream.iter_lines()
             assert next(line for line in lines if line.startswith(": connected"))
             process.send_signal(signal.SIGINT)
-            assert list(lines) is not None  # the server ends the stream
+            # The server ends the stream: reading it to its end returns (the client's
+            # 30 s timeout would fail the test otherwise).
+            rest = list(lines)
+            assert all(not line.startswith("event:") for line in rest)
         process.wait(timeout=30)
     finally:
         if process.poll() is None:

@@ -71,3 +71,46 @@ def test_bad_events_are_refused(store: Store) -> None:
         store.add_event("0123456789ab", "log", {})
     assert store.events_after(run_id, 0) == []
     assert store.events_after("0123456789ab", 0) == []
+
+
+def test_a_finished_run_keeps_only_its_last_progress_event(store: Store) -> None:
+    run = store.create_run({}, source="cli").id
+    other = store.create_run({}, source="cli").id
+    store.set_status(run, "running")
+    store.set_status(other, "running")
+    progress = [store.add_event(run, "progress", {"step": step}) for step in range(50)]
+    store.add_event(run, "snapshot", {"index": 0})
+    kept_elsewhere = [store.add_event(other, "progress", {"step": step}) for step in range(3)]
+    store.set_status(run, "done")
+    kinds = [(e.kind, e.payload.get("step")) for e in store.events_after(run, 0)]
+    assert kinds == [
+        ("status", None),
+        ("progress", 49),
+        ("snapshot", None),
+        ("status", None),
+    ]
+    assert [e.id for e in store.events_after(run, 0) if e.kind == "progress"] == [progress[-1]]
+    # Another run, still training, keeps every event.
+    assert [e.id for e in store.events_after(other, 0) if e.kind == "progress"] == kept_elsewhere
+
+
+def test_compacting_catches_runs_finished_before(store: Store) -> None:
+    from sqlalchemy import update
+
+    from convscope.store import schema
+
+    run = store.create_run({}, source="cli").id
+    store.set_status(run, "running")
+    for step in range(10):
+        store.add_event(run, "progress", {"step": step})
+    live = store.create_run({}, source="cli").id
+    store.set_status(live, "running")
+    store.add_event(live, "progress", {"step": 0})
+    store.add_event(live, "progress", {"step": 1})
+    # Finished by an older version, which kept every event.
+    with store._write() as conn:
+        conn.execute(update(schema.runs).where(schema.runs.c.id == run).values(status="done"))
+    assert store.compact_finished_events() == 9
+    assert [e.payload["step"] for e in store.events_after(run, 0) if e.kind == "progress"] == [9]
+    assert len([e for e in store.events_after(live, 0) if e.kind == "progress"]) == 2
+    assert store.compact_finished_events() == 0

@@ -87,6 +87,36 @@ def test_runs_and_show_list_a_recorded_run_and_bad_input_loses_nothing(
     assert "0123456789ab" in capsys.readouterr().err
 
 
+def test_a_folder_dataset_trains_from_its_path(tmp_path, capsys):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for class_index, name in enumerate(("circle", "square")):
+        folder = tmp_path / "pets" / name
+        folder.mkdir(parents=True)
+        for i in range(12):
+            pixels = np.full((10, 10, 3), 60 + 120 * class_index, np.uint8)
+            pixels += rng.integers(0, 20, pixels.shape, dtype=np.uint8)
+            buffer = io.BytesIO()
+            Image.fromarray(pixels).save(buffer, format="PNG")
+            (folder / f"{i}.png").write_bytes(buffer.getvalue())
+    arguments = ["train", "--dataset", "folder", "--dataset-path", str(tmp_path / "pets")]
+    arguments += ["--arch", "mlp", "--epochs", "1", "--store", str(tmp_path / "s"), "--json"]
+    assert main(arguments) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["status"] == "done"
+    assert main(["show", summary["run_id"], "--store", str(tmp_path / "s"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["config"]["dataset_options"] == {"path": str((tmp_path / "pets").resolve())}
+    assert shown["class_names"] == ["circle", "square"]
+    # Without a path, the message says what the folder dataset needs.
+    assert main(["train", "--dataset", "folder", "--store", str(tmp_path / "s")]) == 2
+    assert "needs a path" in capsys.readouterr().err
+
+
 def test_serve_refuses_an_unknown_executor(capsys):
     with pytest.raises(SystemExit) as info:
         main(["serve", "--executor", "spark"])

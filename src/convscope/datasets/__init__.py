@@ -18,6 +18,7 @@ from convscope.datasets.base import (
     dataset_options,
     list_datasets,
     load_dataset,
+    parse_dataset_options,
     register_dataset,
 )
 from convscope.datasets.probe import sample_probe
@@ -37,6 +38,7 @@ __all__ = [
     "dataset_options",
     "list_datasets",
     "load_dataset",
+    "parse_dataset_options",
     "register_dataset",
     "sample_probe",
 ]

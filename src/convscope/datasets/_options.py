@@ -16,6 +16,9 @@ class Option:
     """One option a dataset source accepts, with its default and allowed range.
 
     Values given as strings (from a command line) are converted to the option's kind.
+    An option marked ``is_path`` names a file or directory on the machine that loads the
+    dataset: the command line may set it, a web client never (clients never choose
+    server paths).
     """
 
     name: str
@@ -24,6 +27,7 @@ class Option:
     help: str
     minimum: float | None = None
     maximum: float | None = None
+    is_path: bool = False
 
     def parse(self, value: Any) -> Any:
         """Convert and check ``value``.
@@ -61,6 +65,7 @@ class Option:
             "help": self.help,
             "minimum": self.minimum,
             "maximum": self.maximum,
+            "is_path": self.is_path,
         }
 
 

@@ -248,6 +248,19 @@ def _parse_options(source: DatasetSource, given: Mapping[str, Any]) -> dict[str,
     }
 
 
+def parse_dataset_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Check options given for dataset ``name`` and convert them to their kinds.
+
+    Returns:
+        The options given (not the defaults of the others), converted.
+
+    Raises:
+        InvalidInput: Unknown dataset or option, or a value of the wrong kind or range.
+    """
+    parsed = _parse_options(_source(name), options)
+    return {key: parsed[key] for key in options}
+
+
 def dataset_options(name: str) -> list[Option]:
     """The options that ``load_dataset(name, ...)`` accepts, with defaults and ranges."""
     return list(_source(name).options)
@@ -326,5 +339,6 @@ __all__ = [
     "dataset_options",
     "list_datasets",
     "load_dataset",
+    "parse_dataset_options",
     "register_dataset",
 ]

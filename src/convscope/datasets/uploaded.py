@@ -99,7 +99,8 @@ def decode_zip(
     except InvalidInput as error:
         if error.field != "path":
             raise
-        raise InvalidInput("file", error.reason.replace(str(path), shown_name)) from None
+        reason = getattr(error, "found", error.reason).replace(str(path), shown_name)
+        raise error.at("file", reason) from None
     return dataset, {
         "class_names": list(dataset.class_names),
         "image_shape": list(dataset.image_shape),

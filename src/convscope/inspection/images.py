@@ -113,7 +113,7 @@ def upload_to_images(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """An uploaded PNG or JPEG as a batch of one model input, and how it was converted.
 
-    The image is decoded (see :func:`convscope.datasets.folder.open_image`), turned grey
+    The image is decoded (see :func:`convscope.untrusted.open_image`), turned grey
     for a one-channel model, resized (stretched) to the model's height and width, and
     scaled from 0..255 to the model's input values.
 
@@ -132,7 +132,7 @@ def upload_to_images(
     """
     from PIL import Image
 
-    from convscope.datasets.folder import open_image
+    from convscope.untrusted import open_image
 
     field = "image.upload"
     height, width, channels = image_shape

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from convscope.errors import InvalidInput
+from convscope.models.estimate import check_size, estimate_spec, pool_window
 from convscope.models.spec import (
     ArchSpec,
     BatchNormBlock,
@@ -62,15 +63,7 @@ class _Builder:
         self._counts[kind] = self._counts.get(kind, 0) + 1
         return self._counts[kind]
 
-    def conv(self, x: Any, block: ConvBlock, where: str) -> Any:
-        height, width = x.shape[1], x.shape[2]
-        if block.padding == "valid" and (block.kernel_size > height or block.kernel_size > width):
-            raise InvalidInput(
-                where,
-                f"a {block.kernel_size}x{block.kernel_size} kernel with padding 'valid' needs "
-                f"at least {block.kernel_size}x{block.kernel_size} pixels, but the tensor is "
-                f"{height}x{width} here (use padding 'same')",
-            )
+    def conv(self, x: Any, block: ConvBlock) -> Any:
         return keras.layers.Conv2D(
             block.filters,
             block.kernel_size,
@@ -82,10 +75,8 @@ class _Builder:
         )(x)
 
     def pool(self, x: Any, block: PoolBlock) -> Any:
-        # Shrink the window to the tensor so that small inputs (8x8 digits) still build;
-        # a window shrunk to one pixel would do nothing, so it is left out.
-        window = (min(block.size, x.shape[1]), min(block.size, x.shape[2]))
-        if window == (1, 1) and block.size > 1:
+        window = pool_window(block.size, x.shape[1], x.shape[2])
+        if window is None:
             return x
         layer_class = (
             keras.layers.MaxPooling2D if block.kind == "max" else keras.layers.AveragePooling2D
@@ -223,10 +214,13 @@ def build_model(
     Raises:
         InvalidInput: If an argument is invalid or a block cannot fit the input
             (``field`` names the argument, or ``arch.blocks.N``).
+        LimitExceeded: The network has more parameters than ``Settings.max_model_params``.
     """
     height, width, channels = _check_arguments(
         spec, input_shape, num_classes, weight_init, dropout, seed
     )
+    # Counted first: Keras allocates every weight as it builds, whatever the size.
+    check_size(estimate_spec(spec, (height, width, channels), int(num_classes), dropout=dropout))
     builder = _Builder(weight_init, dropout, seed)
     inputs = keras.Input(shape=(height, width, channels), dtype="float32", name="image")
     x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
@@ -237,7 +231,7 @@ def build_model(
         ):
             raise InvalidInput(where, f"{block.type} needs an image-shaped tensor")
         if isinstance(block, ConvBlock):
-            x = builder.conv(x, block, where)
+            x = builder.conv(x, block)
         elif isinstance(block, PoolBlock):
             x = builder.pool(x, block)
         elif isinstance(block, DenseBlock):
@@ -260,8 +254,7 @@ def build_model(
     logits = keras.layers.Dense(
         int(num_classes), activation=None, kernel_initializer=builder.initializer(), name="logits"
     )(x)
-    # Keras refuses "/" in names; the rest of a user's name is kept.
-    return keras.Model(inputs, logits, name=spec.name.replace("/", "_"))
+    return keras.Model(inputs, logits, name=spec.name)
 
 
 def _output_layer(model: keras.Model) -> keras.layers.Layer:

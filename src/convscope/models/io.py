@@ -2,12 +2,15 @@
 
 A ``.keras`` file is a zip holding ``config.json`` (the architecture), ``metadata.json``
 and ``model.weights.h5``. Its config names Python classes that Keras will import and
-call, so a file from a user is treated as code: before Keras sees it, every object in
-the config must be a built-in Keras class on an allowlist (no Lambda, no custom or
-registered object, no module outside ``keras``), the zip must hold exactly those three
-plain entries with sane sizes, and the weights file may hold only plain numeric
-datasets. The checked bytes are copied to a private file, and only that copy is given to
-``keras.saving.load_model(..., safe_mode=True, compile=False)``.
+call, so a file from a user is treated as code: before Keras sees it, the zip is read
+through :func:`convscope.untrusted.open_zip` (paths, links, encryption, sizes, zip bombs)
+and must hold exactly those three entries; every object in the config must be a
+built-in Keras class on an allowlist (no Lambda, no custom or registered object, no
+module outside ``keras``); the weights the config makes Keras allocate are counted
+(:func:`convscope.models.estimate.estimate_keras_config`) against
+``Settings.max_model_params``; and the weights file may hold only plain numeric datasets
+of bounded total size. The checked bytes are copied to a private file, and only that
+copy is given to ``keras.saving.load_model(..., safe_mode=True, compile=False)``.
 """
 
 from __future__ import annotations
@@ -17,22 +20,26 @@ import io
 import json
 import os
 import secrets
-import stat
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import h5py
 import keras
 
-from convscope.errors import InvalidInput, UnsafeModel
+from convscope.config import Settings
+from convscope.errors import InvalidInput, PayloadTooLarge, UnsafeModel
+from convscope.models.estimate import Unsizable, estimate_keras_config
+from convscope.untrusted import ArchiveLimits, SafeZip, open_zip
 
 REQUIRED_ENTRIES = frozenset({"config.json", "metadata.json", "model.weights.h5"})
-MAX_FILE_BYTES = 512 * 1024 * 1024
+#: Sanity bounds of the format itself (a config is text, a weights file a few groups per
+#: layer), not limits a user would tune.
 MAX_JSON_BYTES = 16 * 1024 * 1024
-MAX_COMPRESSION_RATIO = 100
 MAX_H5_OBJECTS = 100_000
+#: Weights, optimizer slots and a margin: the most numbers a weights file may hold, per
+#: parameter the config allows.
+VALUES_PER_PARAM = 4
 
 MODEL_CLASSES = frozenset({"Functional", "Sequential"})
 LAYER_CLASSES = frozenset(
@@ -148,12 +155,12 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
-def load_model(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> keras.Model:
+def load_model(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> keras.Model:
     """Load a ``.keras`` file that may come from anyone, refusing anything that holds code.
 
     Args:
         path: The ``.keras`` file.
-        max_bytes: Largest file accepted.
+        max_bytes: Largest file accepted; default ``Settings.max_model_bytes``.
 
     Returns:
         The model, not compiled.
@@ -162,19 +169,31 @@ def load_model(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES)
         InvalidInput: If there is no file at ``path`` (``field`` is ``"path"``).
         UnsafeModel: If the file is not a plain ``.keras`` zip of built-in layers, or
             Keras cannot load it; the message says why.
+        PayloadTooLarge: The file, an entry, or the network it describes is larger than
+            a limit of ``Settings`` (the message names it).
     """
+    max_bytes = max_bytes or Settings.max_model_bytes
     source = Path(path)
     if not source.is_file():
         raise InvalidInput("path", f"no model file named {source.name!r}")
     if source.suffix != ".keras":
         raise UnsafeModel(f"{source.name}: not a .keras file")
-    if source.stat().st_size > max_bytes:
-        raise UnsafeModel(f"{source.name}: larger than {max_bytes} bytes")
+    size = source.stat().st_size
+    if size > max_bytes:
+        raise PayloadTooLarge(
+            "model", f"{source.name} has {size} bytes", limit="max_model_bytes", maximum=max_bytes
+        )
     # Read once and check those bytes, so that the file cannot change between the check
     # and the load.
-    data = source.read_bytes()
+    with source.open("rb") as file:
+        data = file.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise UnsafeModel(f"{source.name}: larger than {max_bytes} bytes")
+        raise PayloadTooLarge(
+            "model",
+            f"{source.name} grew past the limit",
+            limit="max_model_bytes",
+            maximum=max_bytes,
+        )
     try:
         check_keras_archive(data, max_bytes=max_bytes)
     except UnsafeModel as exc:
@@ -191,64 +210,70 @@ def load_model(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES)
     return model
 
 
-def check_keras_archive(data: bytes, *, max_bytes: int = MAX_FILE_BYTES) -> None:
+def check_keras_archive(data: bytes, *, max_bytes: int | None = None) -> None:
     """Check the bytes of a ``.keras`` file without letting Keras near them.
 
     Args:
         data: The whole file.
-        max_bytes: Largest total uncompressed size accepted.
+        max_bytes: Largest total uncompressed size accepted; default
+            ``Settings.max_model_bytes``.
 
     Raises:
         UnsafeModel: With the reason, if the archive or its content is refused.
+        PayloadTooLarge: An entry or the network is larger than a limit.
     """
+    max_bytes = max_bytes or Settings.max_model_bytes
+    # A few entries more than needed, so that an extra one is named as unexpected.
+    limits = ArchiveLimits.from_settings(
+        max_entries=4 * len(REQUIRED_ENTRIES), max_total_bytes=max_bytes, max_member_bytes=max_bytes
+    )
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise UnsafeModel("not a .keras file (not a zip archive)") from exc
-    with archive:
-        entries = archive.infolist()
-        _check_entries(entries, max_bytes)
-        try:
+        with open_zip(data, limits=limits, field="model") as archive:
+            _check_entries(archive)
             config_text = archive.read("config.json")
             metadata_text = archive.read("metadata.json")
             weights = archive.read("model.weights.h5")
-        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
-            raise UnsafeModel(f"the archive cannot be read: {exc}") from exc
+    except PayloadTooLarge:
+        raise
+    except InvalidInput as exc:
+        raise UnsafeModel(exc.reason) from None
     _parse_json(metadata_text, "metadata.json")
-    check_model_config(_parse_json(config_text, "config.json"))
-    _check_weights(weights)
+    config = _parse_json(config_text, "config.json")
+    check_model_config(config)
+    max_params = _check_model_size(config)
+    _check_weights(weights, max_values=VALUES_PER_PARAM * max_params)
 
 
-def _check_entries(entries: list[zipfile.ZipInfo], max_bytes: int) -> None:
-    names = [entry.filename for entry in entries]
-    if len(names) != len(set(names)):
-        raise UnsafeModel("the archive holds the same entry twice")
-    for entry in entries:
-        name = entry.filename
-        parts = name.replace("\\", "/").split("/")
-        if name.startswith(("/", "\\")) or ".." in parts or ":" in name or "\\" in name:
-            raise UnsafeModel(f"entry {name!r} has an unsafe path")
-        mode = entry.external_attr >> 16
-        if stat.S_ISLNK(mode):
-            raise UnsafeModel(f"entry {name!r} is a link")
-        if entry.flag_bits & 0x1:
-            raise UnsafeModel(f"entry {name!r} is encrypted")
+def _check_entries(archive: SafeZip) -> None:
+    names = archive.names()
+    for name in names:
         if name not in REQUIRED_ENTRIES:
             raise UnsafeModel(f"unexpected entry {name!r} (a .keras file holds only {_listing()})")
-        limit = MAX_JSON_BYTES if name.endswith(".json") else max_bytes
-        if entry.file_size > limit:
-            raise UnsafeModel(f"entry {name!r} is larger than {limit} bytes")
-        if entry.file_size > 1024 * 1024 and entry.file_size > MAX_COMPRESSION_RATIO * max(
-            entry.compress_size, 1
-        ):
-            raise UnsafeModel(f"entry {name!r} is compressed suspiciously well (a zip bomb?)")
-    if sum(entry.file_size for entry in entries) > max_bytes:
-        raise UnsafeModel(f"the archive unpacks to more than {max_bytes} bytes")
+        if name.endswith(".json") and archive.size(name) > MAX_JSON_BYTES:
+            raise UnsafeModel(f"entry {name!r} is larger than {MAX_JSON_BYTES} bytes")
     missing = REQUIRED_ENTRIES - set(names)
     if missing:
         raise UnsafeModel(
             f"missing {', '.join(sorted(missing))} (a .keras file holds {_listing()})"
         )
+
+
+def _check_model_size(config: Any) -> int:
+    """Refuse a config whose weights go past ``max_model_params``; returns that limit."""
+    try:
+        params = estimate_keras_config(config).params
+    except Unsizable as exc:
+        reason = f"config.json: the size of the network cannot be worked out: {exc}"
+        raise UnsafeModel(reason) from None
+    limit = Settings.max_model_params
+    if params > limit:
+        raise PayloadTooLarge(
+            "model",
+            f"the network has {params:,} parameters",
+            limit="max_model_params",
+            maximum=limit,
+        )
+    return limit
 
 
 def _listing() -> str:
@@ -344,19 +369,31 @@ def _check_activation(value: Any) -> None:
         raise UnsafeModel(f"activation {value!r} is not a built-in activation")
 
 
-def _check_weights(weights: bytes) -> None:
+def _check_weights(weights: bytes, max_values: int) -> None:
     # HDF5 can link to other files (external links, external or virtual datasets); a
-    # weights file that did so could read files of the server into a model.
+    # weights file that did so could read files of the server into a model. Its datasets
+    # may also be compressed: their declared sizes, not the file's, bound what loading
+    # them allocates.
     try:
         with h5py.File(io.BytesIO(weights), "r") as h5:
-            _check_h5_group(h5, counter=[0])
+            values = _check_h5_group(h5, counter=[0])
     except UnsafeModel:
         raise
     except Exception as exc:
         raise UnsafeModel(f"model.weights.h5 is not a readable HDF5 file: {exc}") from exc
+    if values > max_values:
+        raise PayloadTooLarge(
+            "model",
+            f"model.weights.h5 holds {values:,} numbers, more than {VALUES_PER_PARAM} per "
+            "allowed parameter",
+            limit="max_model_params",
+            maximum=max_values // VALUES_PER_PARAM,
+        )
 
 
-def _check_h5_group(group: h5py.Group, counter: list[int]) -> None:
+def _check_h5_group(group: h5py.Group, counter: list[int]) -> int:
+    """Check every object under ``group``; returns how many numbers its datasets hold."""
+    values = 0
     pending = [group]
     while pending:
         current = pending.pop()
@@ -375,5 +412,7 @@ def _check_h5_group(group: h5py.Group, counter: list[int]) -> None:
                     raise UnsafeModel(f"model.weights.h5 dataset {item.name} refers to files")
                 if item.dtype.kind not in "biuf":
                     raise UnsafeModel(f"model.weights.h5 dataset {item.name} is not numeric")
+                values += int(item.size)
             else:
                 raise UnsafeModel(f"model.weights.h5 holds an unexpected object {item.name}")
+    return values

@@ -7,15 +7,19 @@ RunConfig, in an HTTP request) stays cheap.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from convscope.errors import InvalidInput
 
 Activation = Literal["relu", "tanh", "sigmoid", "elu", "gelu", "linear"]
 
 MAX_BLOCKS = 64
+#: A network's name prefixes the names of its weights in TensorFlow, whose scope names
+#: allow only these characters.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class _Block(BaseModel):
@@ -26,11 +30,11 @@ class ConvBlock(_Block):
     """A 2-D convolution with its activation."""
 
     type: Literal["conv"] = "conv"
-    filters: int = Field(default=32, ge=1, le=1024)
-    kernel_size: int = Field(default=3, ge=1, le=11)
+    filters: int = Field(default=32, ge=1, le=1024, strict=True)
+    kernel_size: int = Field(default=3, ge=1, le=11, strict=True)
     activation: Activation = "relu"
     padding: Literal["same", "valid"] = "same"
-    strides: int = Field(default=1, ge=1, le=4)
+    strides: int = Field(default=1, ge=1, le=4, strict=True)
 
 
 class PoolBlock(_Block):
@@ -38,14 +42,14 @@ class PoolBlock(_Block):
 
     type: Literal["pool"] = "pool"
     kind: Literal["max", "avg"] = "max"
-    size: int = Field(default=2, ge=1, le=8)
+    size: int = Field(default=2, ge=1, le=8, strict=True)
 
 
 class DenseBlock(_Block):
     """A fully connected layer with its activation (a Flatten is added before it if needed)."""
 
     type: Literal["dense"] = "dense"
-    units: int = Field(default=128, ge=1, le=8192)
+    units: int = Field(default=128, ge=1, le=8192, strict=True)
     activation: Activation = "relu"
 
 
@@ -53,7 +57,7 @@ class DropoutBlock(_Block):
     """Dropout, active during training only."""
 
     type: Literal["dropout"] = "dropout"
-    rate: float = Field(default=0.25, ge=0, lt=1)
+    rate: float = Field(default=0.25, ge=0, lt=1, strict=True)
 
 
 class BatchNormBlock(_Block):
@@ -70,9 +74,9 @@ class ResidualBlock(_Block):
     """
 
     type: Literal["residual"] = "residual"
-    filters: int = Field(default=32, ge=1, le=1024)
-    kernel_size: int = Field(default=3, ge=1, le=11)
-    strides: int = Field(default=1, ge=1, le=4)
+    filters: int = Field(default=32, ge=1, le=1024, strict=True)
+    kernel_size: int = Field(default=3, ge=1, le=11, strict=True)
+    strides: int = Field(default=1, ge=1, le=4, strict=True)
     activation: Activation = "relu"
 
 
@@ -117,8 +121,23 @@ class ArchSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(default="custom", min_length=1, max_length=100)
+    name: str = Field(
+        default="custom",
+        min_length=1,
+        max_length=100,
+        description="Letters, digits, '_', '.' and '-', starting with a letter or digit.",
+    )
     blocks: list[Block] = Field(min_length=1, max_length=MAX_BLOCKS)
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits_tensorflow(cls, value: str) -> str:
+        if NAME_PATTERN.fullmatch(value) is None:
+            raise ValueError(
+                "use only letters, digits, '_', '.' and '-', starting with a letter or digit "
+                "(the name prefixes the network's weights in TensorFlow)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _blocks_in_a_buildable_order(self) -> ArchSpec:

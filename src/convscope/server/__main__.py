@@ -14,6 +14,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
     parser.add_argument("--store", default=None, help="store directory (default: ~/.convscope)")
     parser.add_argument("--workers", type=int, default=None, help="training worker processes")
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve a non-loopback --host without an access token (anyone can use it)",
+    )
     parser.add_argument("--db", default=None, help="database URL (default: SQLite in the store)")
     parser.add_argument(
         "--executor", choices=["local", "ray"], default=None, help="where runs train"
@@ -30,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         store_dir=args.store,
         workers=args.workers,
+        no_auth=args.no_auth,
         database_url=args.db,
         executor=args.executor,
         ray_address=args.ray_address,

@@ -11,6 +11,8 @@ import contextlib
 import dataclasses
 import logging
 import os
+import secrets
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,13 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 import convscope
-from convscope.config import Settings
+from convscope.config import Settings, is_loopback
 from convscope.datasets.uploaded import use_directory
 from convscope.inspection.pool import InspectionPool
 from convscope.server.cache import LRUCache
 from convscope.server.errors import add_exception_handlers
 from convscope.server.events import EventHub
+from convscope.server.limits import BodyLimitMiddleware
 from convscope.server.routes import (
     architectures,
     datasets,
@@ -39,6 +42,7 @@ from convscope.server.routes import (
     sweeps,
     uploads,
 )
+from convscope.server.security import TOKEN_QUERY, SecurityMiddleware
 from convscope.store import Store
 from convscope.training.executor import check_executor_kind
 from convscope.training.jobs import (
@@ -85,7 +89,7 @@ def _add_static(app: FastAPI, static_dir: Path) -> None:
             return JSONResponse({"detail": f"no API route /{path}"}, status_code=404)
         if not index.is_file():
             return HTMLResponse(_MISSING_WEB_APP)
-        if path:
+        if path and "\x00" not in path:
             candidate = (root / path).resolve()
             # Never serve anything outside the static directory ("../" in the path).
             if candidate.is_relative_to(root) and candidate.is_file():
@@ -117,8 +121,9 @@ def create_app(
         ray_init_options: More keyword arguments for ``ray.init`` (``executor="ray"``).
 
     Returns:
-        The app. Its lifespan marks orphaned runs interrupted, starts the event hub and
-        the workers, and on shutdown stops the workers (their runs become interrupted).
+        The app. Its lifespan marks orphaned runs interrupted, compacts the events of
+        finished runs, starts the event hub and the workers, and on shutdown stops the
+        workers (their runs become interrupted).
     """
     settings = settings or Settings()
     store = open_store(settings)
@@ -129,6 +134,7 @@ def create_app(
         marked = await anyio.to_thread.run_sync(store.mark_orphans_interrupted, alive)
         if marked:
             logger.warning("marked %d orphaned runs interrupted: %s", len(marked), marked)
+        await anyio.to_thread.run_sync(store.compact_finished_events)
         await app.state.hub.start()
         executor = None
         if start_workers and settings.workers > 0:
@@ -167,13 +173,20 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = store
-    app.state.hub = EventHub(store)
+    app.state.hub = EventHub(
+        store,
+        max_connections=settings.sse_max_connections,
+        max_per_run=settings.sse_max_per_run,
+    )
     app.state.executor = None
     app.state.pool = None  # the executor when it is the local WorkerPool
     app.state.inspection = None
     app.state.cache = LRUCache()
 
     add_exception_handlers(app)
+    # The last added is the outermost: the host and origin checks come before all else.
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
+    app.add_middleware(SecurityMiddleware, settings=settings)
     # The datasets users uploaded to this store are listed and trained like the others.
     use_directory(store.datasets_dir)
     routers = (health, datasets, architectures, runs, events, snapshots, probe, lenses, sweeps)
@@ -191,8 +204,14 @@ def serve(
     database_url: str | None = None,
     executor: str | None = None,
     ray_address: str | None = None,
+    *,
+    no_auth: bool = False,
 ) -> None:
     """Run the server until interrupted (Ctrl-C stops it and its workers).
+
+    A ``host`` other than loopback makes the server reachable from other machines: it
+    then requires an access token, generated here and printed in the address to open,
+    unless ``no_auth`` is set.
 
     Args:
         host: Interface to bind; the default keeps the server local to this machine.
@@ -202,6 +221,8 @@ def serve(
         database_url: Database URL; default: ``$CONVSCOPE_DB``, else SQLite in the store.
         executor: "local" (worker processes) or "ray"; default ``$CONVSCOPE_EXECUTOR``.
         ray_address: Ray cluster address; default: a local Ray instance.
+        no_auth: Serve a non-loopback ``host`` without a token (anyone who can reach the
+            port can train, cancel and delete runs).
     """
     import uvicorn
 
@@ -216,6 +237,14 @@ def serve(
         settings = dataclasses.replace(settings, executor=check_executor_kind(executor))
     if ray_address is not None:
         settings = dataclasses.replace(settings, ray_address=ray_address)
+    token = None
+    if not is_loopback(host):
+        # Reached under any name (its addresses, its DNS names): the token protects it.
+        settings = dataclasses.replace(settings, allowed_hosts=("*",))
+        if not no_auth:
+            token = secrets.token_urlsafe(24)
+            settings = dataclasses.replace(settings, auth_token=token)
+    _raise_open_file_limit(settings.sse_max_connections + 256)
     app = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -228,16 +257,41 @@ def serve(
             timeout_graceful_shutdown=10,
         )
     )
-    # Event streams never end by themselves: close them when a shutdown starts, or the
+    # Live event streams do not end by themselves: close them when a shutdown starts, or the
     # server would wait for every open browser tab.
     app.state.hub.should_close = lambda: server.should_exit
+    shown = f"[{host}]" if ":" in host else host
+    address = f"http://{shown}:{port}/"
+    if token is not None:
+        address += f"?{TOKEN_QUERY}={token}"
     where = f"store: {settings.store_dir}"
     if settings.database_url:
         where += f", database: {app.state.store}"
     if settings.executor != "local":
         where += f", executor: {settings.executor}"
-    print(f"convscope {convscope.__version__}: http://{host}:{port}  ({where})")
+    print(f"convscope {convscope.__version__}: {address}  ({where})")
+    if token is not None:
+        print("  reachable from other machines: open the address above, with its token")
+    elif not is_loopback(host):
+        print(
+            "  WARNING: --no-auth: anyone who can reach this port can train, cancel and "
+            "delete runs",
+            file=sys.stderr,
+        )
     # uvicorn re-raises the Ctrl-C it handled once the shutdown is complete; as
     # `uvicorn.run` does, end quietly.
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
+
+
+def _raise_open_file_limit(wanted: int) -> None:
+    # Every event stream holds a socket: let the process open as many as the limits allow.
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return
+    with contextlib.suppress(ValueError, OSError):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

@@ -20,6 +20,22 @@ class LRUCache:
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        """The cached value of ``key``, or ``default``."""
+        with self._lock:
+            if key not in self._items:
+                return default
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        """Store a value, forgetting the least recently used beyond the capacity."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
     def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The cached value of ``key``, computing and storing it when absent."""
         with self._lock:
@@ -29,11 +45,7 @@ class LRUCache:
         # Computed outside the lock: two threads may compute the same value once each,
         # which is cheaper than serialising every computation.
         value = compute()
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+        self.put(key, value)
         return value
 
     def discard_prefix(self, prefix: Hashable) -> None:

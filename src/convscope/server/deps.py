@@ -1,4 +1,9 @@
-"""Dependencies the routes take from the app: the store, the event hub, the executor."""
+"""Dependencies the routes take from the app: the store, the event hub, the executor.
+
+They are coroutines, though they do not wait for anything: FastAPI runs plain functions
+in its thread pool, and a request must not queue behind busy threads only to read an
+attribute of the app.
+"""
 
 from __future__ import annotations
 
@@ -14,32 +19,32 @@ from convscope.store import Store
 from convscope.training.executor import Executor
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     return request.app.state.settings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     """The app's store."""
     return request.app.state.store
 
 
-def get_hub(request: Request) -> EventHub:
+async def get_hub(request: Request) -> EventHub:
     """The app's event hub."""
     return request.app.state.hub
 
 
-def get_executor(request: Request) -> Executor | None:
+async def get_executor(request: Request) -> Executor | None:
     """The app's executor, or None when the app runs without one (runs stay queued)."""
     return request.app.state.executor
 
 
-def get_inspection(request: Request) -> InspectionPool | None:
+async def get_inspection(request: Request) -> InspectionPool | None:
     """The app's inspection workers, or None when the app runs without them."""
     return request.app.state.inspection
 
 
-def get_cache(request: Request) -> LRUCache:
+async def get_cache(request: Request) -> LRUCache:
     """A per-app cache of values computed from immutable snapshot files."""
     return request.app.state.cache
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from convscope.errors import (
     ConvscopeError,
@@ -36,6 +37,9 @@ _BLOCK_TAGS = frozenset(
     {"conv", "pool", "dense", "dropout", "batchnorm", "residual", "global_pool", "flatten"}
 )
 _VALUE_ERROR_PREFIX = "Value error, "
+#: Longest input echoed back in a 422 entry, as JSON text; longer ones are left out, so
+#: that a large bad body does not come back whole.
+MAX_ECHOED_INPUT = 200
 
 
 #: Names pydantic gives the members of a union in error locations ("ProbeImageRef", "int",
@@ -77,8 +81,23 @@ def clean_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]
         if message.startswith(_VALUE_ERROR_PREFIX):
             entry["msg"] = message[len(_VALUE_ERROR_PREFIX) :]
         entry.pop("ctx", None)
+        if "input" in entry and not _short(entry["input"]):
+            del entry["input"]
         cleaned.append(entry)
     return cleaned or errors
+
+
+def _short(value: Any) -> bool:
+    if value is None or isinstance(value, bool | int | float):
+        return True
+    if isinstance(value, str):
+        return len(value) <= MAX_ECHOED_INPUT
+    if isinstance(value, list | tuple | dict) and len(value) <= 16:
+        try:
+            return len(repr(value)) <= MAX_ECHOED_INPUT
+        except RecursionError:
+            return False
+    return False
 
 
 def _request_validation(_: Request, exc: Exception) -> JSONResponse:
@@ -132,6 +151,40 @@ def _plain(code: int) -> Callable[[Request, Exception], JSONResponse]:
     return handler
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method that some API route serves at the request's path (for ``Allow``).
+
+    Read from the app's OpenAPI paths (every API route, however routers are included);
+    a path outside the API is a page of the web app, served to GET.
+    """
+    path = request.url.path
+    if not (path == "/api" or path.startswith("/api/")):
+        return ["GET"]
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = [
+            (re.compile("^" + re.sub(r"\{[^/}]+\}", "[^/]+", template) + "$"), set(methods))
+            for template, methods in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.allowed_methods = table
+    allowed: set[str] = set()
+    for pattern, methods in table:
+        if pattern.match(path):
+            allowed.update(method.upper() for method in methods)
+    return sorted(allowed)
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        methods = allowed_methods(request)
+        if not methods:
+            return JSONResponse({"detail": f"no API route {request.url.path}"}, status_code=404)
+        headers["Allow"] = ", ".join(methods)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
+
 def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     logger.error("unexpected error", exc_info=exc)
     return JSONResponse({"detail": "internal server error; see the server log"}, status_code=500)
@@ -140,6 +193,7 @@ def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 def add_exception_handlers(app: FastAPI) -> None:
     """Register every handler on ``app`` (lookups follow the exception's class hierarchy)."""
     app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(LimitExceeded, _limit_exceeded)
     app.add_exception_handler(UnsupportedFormat, _unsupported_format)

@@ -203,6 +203,10 @@ class StoreBase:
             raise NotFound(f"no run with id {run_id!r}")
         return str(status)
 
+    def _compact_run_events(self, conn: Connection, run_id: str) -> None:
+        """Drop a run's progress events but its last one (see ``EventsMixin``)."""
+        raise NotImplementedError
+
     def _append_event(
         self, conn: Connection, run_id: str, kind: str, payload: Mapping[str, Any]
     ) -> int:

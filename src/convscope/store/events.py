@@ -6,14 +6,15 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.engine import Connection
 
 from convscope.errors import InvalidInput
 
 from . import schema
 from .base import StoreBase
 from .paths import check_run_id
-from .records import EventRecord, event_from_row
+from .records import FINISHED, EventRecord, event_from_row
 
 _KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,31}")
 #: Largest page ``events_after`` returns, whatever limit is asked for.
@@ -80,3 +81,44 @@ class EventsMixin(StoreBase):
         with self._read() as conn:
             value = conn.execute(select(func.max(schema.events.c.id))).scalar()
         return int(value or 0)
+
+    def compact_finished_events(self) -> int:
+        """Drop the progress events of finished runs but their last one.
+
+        A run's progress events carry its per-batch curve while it trains; once it has
+        finished, the curve is read from the batches table, and only the last progress
+        event is worth replaying. The store does this itself when a run finishes; this
+        catches runs finished before (or by an older version).
+
+        Returns:
+            How many events were deleted.
+        """
+        table = schema.events
+        finished = select(schema.runs.c.id).where(schema.runs.c.status.in_(FINISHED))
+        latest = (
+            select(func.max(table.c.id)).where(table.c.kind == "progress").group_by(table.c.run_id)
+        )
+        with self._write() as conn:
+            result = conn.execute(
+                delete(table).where(
+                    and_(
+                        table.c.kind == "progress",
+                        table.c.run_id.in_(finished),
+                        table.c.id.not_in(latest),
+                    )
+                )
+            )
+        return int(result.rowcount or 0)
+
+    def _compact_run_events(self, conn: Connection, run_id: str) -> None:
+        """In the current transaction, drop a run's progress events but its last one."""
+        table = schema.events
+        last = conn.execute(
+            select(func.max(table.c.id)).where(table.c.run_id == run_id, table.c.kind == "progress")
+        ).scalar()
+        if last is not None:
+            conn.execute(
+                delete(table).where(
+                    table.c.run_id == run_id, table.c.kind == "progress", table.c.id < last
+                )
+            )

@@ -10,6 +10,8 @@ import numpy as np
 from convscope.errors import InvalidInput, NotFound
 
 RUN_ID_PATTERN = re.compile(r"[0-9a-f]{12}")
+#: Largest snapshot index: SQLite integers are 64-bit, and no run records 2**31 snapshots.
+MAX_INDEX = 2**31 - 1
 # File names inside a run directory: dot-separated words, never "..", never hidden.
 _FILE_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")
 _ARRAYS_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -36,8 +38,8 @@ def check_index(index: object) -> int:
     if isinstance(index, bool) or not isinstance(index, int | np.integer):
         raise InvalidInput("index", f"must be an integer >= 0, got {index!r}")
     value = int(index)
-    if value < 0:
-        raise InvalidInput("index", f"must be an integer >= 0, got {value}")
+    if not 0 <= value <= MAX_INDEX:
+        raise InvalidInput("index", f"must be an integer in 0..{MAX_INDEX}, got {value}")
     return value
 
 

@@ -285,6 +285,9 @@ class RunsMixin(StoreBase):
         )
         if result.rowcount != 1:
             return False
+        if new in FINISHED:
+            # Replaying a finished run needs no per-batch progress: its curve is stored.
+            self._compact_run_events(conn, run_id)
         self._append_event(conn, run_id, "status", {"status": new, "error": error})
         return True
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import math
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator
 
 from convscope.models.spec import ArchSpec
 
@@ -35,33 +36,58 @@ class RunConfig(BaseModel):
 
     name: str | None = Field(default=None, max_length=120, description="A label for the run.")
     dataset: str = Field(default="digits", description="A dataset name from the registry.")
+    dataset_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        max_length=16,
+        description=(
+            "Options of the dataset (GET /api/datasets lists them); options that name a "
+            "path on the server (a folder dataset's path) are refused over HTTP."
+        ),
+    )
     train_size: int | None = Field(
-        default=None, ge=10, le=1_000_000, description="Training images to use (all if empty)."
+        default=None,
+        ge=10,
+        le=1_000_000,
+        strict=True,
+        description="Training images to use (all if empty).",
     )
     test_size: int | None = Field(
-        default=None, ge=10, le=1_000_000, description="Test images to use (all if empty)."
+        default=None,
+        ge=10,
+        le=1_000_000,
+        strict=True,
+        description="Test images to use (all if empty).",
     )
     arch: str | ArchSpec = Field(default="small_cnn", description="Preset name or block list.")
     optimizer: Optimizer = "adam"
-    learning_rate: float = Field(default=3e-3, gt=0, le=10)
-    batch_size: int = Field(default=32, ge=1, le=4096)
-    epochs: int = Field(default=3, ge=1, le=200)
+    learning_rate: float = Field(default=3e-3, gt=0, le=10, strict=True)
+    batch_size: int = Field(default=32, ge=1, le=4096, strict=True)
+    epochs: int = Field(default=3, ge=1, le=200, strict=True)
     weight_init: WeightInit = "he_normal"
     dropout: float | None = Field(
-        default=None, ge=0, lt=1, description="Overrides every dropout rate of the architecture."
+        default=None,
+        ge=0,
+        lt=1,
+        strict=True,
+        description="Overrides every dropout rate of the architecture.",
     )
     augment_shift: float = Field(
-        default=0.0, ge=0, le=0.5, description="Random shift, as a fraction of the image size."
+        default=0.0,
+        ge=0,
+        le=0.5,
+        strict=True,
+        description="Random shift, as a fraction of the image size.",
     )
-    augment_flip: bool = Field(default=False, description="Random horizontal flips.")
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    augment_flip: bool = Field(default=False, strict=True, description="Random horizontal flips.")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1, strict=True)
     probe_size: int | None = Field(
         default=None,
         ge=1,
         le=20_000,
+        strict=True,
         description="Test images followed through the run (default 1,000, or all if fewer).",
     )
-    snapshot_fractions: list[float] = Field(
+    snapshot_fractions: list[Annotated[float, Strict()]] = Field(
         default_factory=lambda: list(DEFAULT_SNAPSHOT_FRACTIONS),
         max_length=16,
         description="Extra snapshots within the first epoch, as fractions of it.",
@@ -92,6 +118,20 @@ class RunConfig(BaseModel):
         if value not in names:
             raise ValueError(f"unknown dataset {value!r}; valid choices: {', '.join(names)}")
         return value
+
+    @field_validator("dataset_options")
+    @classmethod
+    def _options_of_the_dataset(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        dataset = info.data.get("dataset")
+        if dataset is None or not value:  # the dataset itself is invalid, or no options
+            return value
+        from convscope.datasets import parse_dataset_options
+        from convscope.errors import InvalidInput
+
+        try:
+            return parse_dataset_options(dataset, value)
+        except InvalidInput as error:
+            raise ValueError(str(error)) from None
 
     @field_validator("arch")
     @classmethod
@@ -130,7 +170,8 @@ class RunConfig(BaseModel):
 def check_against_data(config: RunConfig, data_dir: str | None = None) -> DatasetInfo:
     """Check what only the dataset can tell, before a run is created.
 
-    Cheap: reads the dataset's description, not its images.
+    Cheap: reads the dataset's description, not its images. Once the image shape and the
+    classes are known, the network's size is counted against the limits too.
 
     Returns:
         The dataset's description.
@@ -139,11 +180,12 @@ def check_against_data(config: RunConfig, data_dir: str | None = None) -> Datase
         DataUnavailable: The dataset's files are not here.
         InvalidInput: ``train_size``, ``test_size`` or ``probe_size`` exceed the dataset,
             or ``eval_size`` is smaller than the probe set it must hold.
+        LimitExceeded: The dataset or the network is larger than a limit of ``Settings``.
     """
     from convscope.datasets import dataset_info
     from convscope.errors import DataUnavailable, InvalidInput
 
-    info = dataset_info(config.dataset, data_dir)
+    info = dataset_info(config.dataset, data_dir, **config.dataset_options)
     if not info.available:
         raise DataUnavailable(info.reason or f"dataset {config.dataset} is not available here")
     if info.train_count is not None and config.train_size and config.train_size > info.train_count:
@@ -168,4 +210,28 @@ def check_against_data(config: RunConfig, data_dir: str | None = None) -> Datase
             f"{config.eval_size} is smaller than the probe set ({probe} images), "
             "which is always measured",
         )
+    _check_sizes(config, info)
     return info
+
+
+def _check_sizes(config: RunConfig, info: DatasetInfo) -> None:
+    from convscope.config import Settings
+    from convscope.errors import PayloadTooLarge
+    from convscope.models.estimate import check_size, estimate_spec
+
+    if info.image_shape is None:
+        return
+    if info.train_count is not None and info.test_count is not None:
+        total = (info.train_count + info.test_count) * math.prod(info.image_shape)
+        if total > Settings.max_dataset_bytes:
+            raise PayloadTooLarge(
+                "dataset_options",
+                f"the dataset holds {total / 2**20:,.0f} MiB of pixels",
+                limit="max_dataset_bytes",
+                maximum=Settings.max_dataset_bytes,
+            )
+    if info.num_classes is not None:
+        estimate = estimate_spec(
+            config.arch_spec(), info.image_shape, info.num_classes, dropout=config.dropout
+        )
+        check_size(estimate, batch_size=config.batch_size)

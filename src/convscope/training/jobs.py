@@ -125,6 +125,18 @@ def worker_main(settings: Settings, ready: ProcessEvent | None = None, trainer: 
         train_claimed_run(store, run.id, train, parent_pid=parent)
 
 
+def fresh_keras_state() -> None:
+    """Reset Keras' global state, so that a run never inherits what an earlier one left.
+
+    A run that fails inside TensorFlow can leave Keras' name-scope stack and graph state
+    broken, and every later run of the same process would then fail too. Keras is
+    cleared only if the trainer imported it.
+    """
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.backend.clear_session()
+
+
 def train_claimed_run(
     store: Store,
     run_id: str,
@@ -137,7 +149,8 @@ def train_claimed_run(
     A small thread polls the store for a cancel request, at once when the server signals
     one (CANCEL_SIGNAL) and every CANCEL_POLL_S otherwise, and sets the flag that the
     trainer checks after every batch. Errors of the trainer fail the run, never the
-    worker.
+    worker, and the run starts from a clean Keras state (:func:`fresh_keras_state`), so
+    that no earlier run of the process can break it.
 
     Args:
         store: The store.
@@ -145,6 +158,7 @@ def train_claimed_run(
         train: The trainer, called as ``train(store, run_id, should_stop=...)``.
         parent_pid: When given, the process exits as soon as its parent is gone.
     """
+    fresh_keras_state()
     stop = threading.Event()
     finished = threading.Event()
 

@@ -106,6 +106,7 @@ def prepare(config: RunConfig, *, data_dir: str | None = None) -> tuple[Dataset,
         train_size=config.train_size,
         test_size=config.test_size,
         seed=config.seed,
+        **config.dataset_options,
     )
     keras.utils.set_random_seed(config.seed)
     model = build_config_model(config, dataset.image_shape, dataset.num_classes)

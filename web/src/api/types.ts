@@ -76,6 +76,7 @@ export type WeightInit = "glorot_uniform" | "he_normal" | "he_uniform" | "lecun_
 export interface RunConfig {
   name?: string | null;
   dataset: string;
+  dataset_options?: Record<string, string | number | boolean>;
   train_size?: number | null;
   test_size?: number | null;
   arch: string | ArchSpec;

@@ -79,22 +79,9 @@ export class LiveRun {
       this.error = errorMessage(err);
       return;
     }
-    const curves = api.curves(this.id).then(
-      (c) => {
-        this.#mergeBatches({
-          step: toNumbers(c.batches.step),
-          epoch: toNumbers(c.batches.epoch),
-          loss: toNumbers(c.batches.loss),
-          accuracy: toNumbers(c.batches.accuracy),
-        });
-        for (const s of c.snapshots) this.#addSnapshot(s);
-        // A snapshot is written after the probe set: its images can be asked for.
-        if (c.snapshots.length) void this.#loadProbe();
-      },
-      (err: unknown) => {
-        this.error = errorMessage(err);
-      },
-    );
+    const curves = this.#loadCurves().catch((err: unknown) => {
+      this.error = errorMessage(err);
+    });
     if (live && !isTerminal(this.run)) this.#follow();
     else this.connection = "closed";
     await curves;
@@ -208,6 +195,9 @@ export class LiveRun {
             (r) => (this.run = r),
             () => undefined,
           );
+          // The server keeps a finished run's curve, not each progress event: a stream
+          // that was reconnecting may have missed some batches.
+          void this.#loadCurves(true).catch(() => undefined);
         }
       },
       progress: (e) => {
@@ -241,6 +231,25 @@ export class LiveRun {
         this.connection = state;
       },
     });
+  }
+
+  /**
+   * Fetches the run's per-batch curve and snapshots, merged with what is known; with
+   * `complete`, the stored curve (the whole run's) replaces the one built from events.
+   */
+  async #loadCurves(complete = false): Promise<void> {
+    const c = await api.curves(this.id);
+    const batches = {
+      step: toNumbers(c.batches.step),
+      epoch: toNumbers(c.batches.epoch),
+      loss: toNumbers(c.batches.loss),
+      accuracy: toNumbers(c.batches.accuracy),
+    };
+    if (complete && batches.step.length >= this.batches.step.length) this.batches = batches;
+    else this.#mergeBatches(batches);
+    for (const s of c.snapshots) this.#addSnapshot(s);
+    // A snapshot is written after the probe set: its images can be asked for.
+    if (c.snapshots.length) void this.#loadProbe();
   }
 
   #closeStream(): void {

@@ -12,6 +12,7 @@ from convscope.datasets import dataset_info, dataset_names, list_datasets
 from convscope.datasets.uploaded import decode_zip, use_directory
 from convscope.errors import InvalidInput, UnsupportedFormat
 from convscope.server.deps import SettingsDep, StoreDep
+from convscope.server.limits import accepts_uploads
 from convscope.server.schemas import DatasetOut
 from convscope.server.uploads import ZIP_SIGNATURES, read_upload, shown_name
 from convscope.store.uploads import check_dataset_name
@@ -35,6 +36,7 @@ def datasets() -> list[DatasetOut]:
         422: {"description": "The zip is refused, or holds fewer than two usable classes"},
     },
 )
+@accepts_uploads
 def upload_dataset(
     store: StoreDep,
     settings: SettingsDep,

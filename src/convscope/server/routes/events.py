@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import anyio.to_thread
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from convscope.server.deps import HubDep, StoreDep
-from convscope.server.events import event_stream, parse_last_event_id
+from convscope.server.deps import HubDep, SettingsDep, StoreDep
+from convscope.server.events import (
+    EventStreamResponse,
+    TooManyStreams,
+    event_stream,
+    parse_last_event_id,
+)
+from convscope.store import Store
 
 router = APIRouter(tags=["events"])
+
+#: Seconds a client refused for too many streams is told to wait before retrying.
+RETRY_AFTER_S = 5
+
+
+def _run_state(store: Store, run_id: str, after_id: int) -> tuple[bool, bool]:
+    """Whether the run has finished, and whether the client already has all its events."""
+    finished = store.get_run(run_id).finished
+    return finished, finished and not store.events_after(run_id, after_id, limit=1)
 
 
 @router.get(
@@ -17,7 +32,9 @@ router = APIRouter(tags=["events"])
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "status, progress, snapshot"},
+        204: {"description": "The run has finished and the client has every event"},
         404: {"description": "No run with this id"},
+        503: {"description": "Too many open event streams; retry after Retry-After seconds"},
     },
 )
 async def run_events(
@@ -25,16 +42,45 @@ async def run_events(
     request: Request,
     store: StoreDep,
     hub: HubDep,
+    settings: SettingsDep,
     last_event_id: str | None = Query(
-        default=None, description="Resume after this event id (the Last-Event-ID header wins)"
+        default=None,
+        max_length=64,
+        description="Resume after this event id (the Last-Event-ID header wins)",
     ),
-) -> StreamingResponse:
-    """Stream the run's events: the stored ones after ``Last-Event-ID``, then live ones."""
-    await anyio.to_thread.run_sync(store.get_run, run_id)
+) -> Response:
+    """Stream the run's events: the stored ones after ``Last-Event-ID``, then live ones.
+
+    The stream ends after the run's last event; a client that has every event of a
+    finished run gets 204 (an ``EventSource`` then stops reconnecting).
+    """
     resume = parse_last_event_id(request.headers.get("last-event-id"), last_event_id)
-    return StreamingResponse(
-        event_stream(hub, run_id, resume, is_disconnected=request.is_disconnected),
-        media_type="text/event-stream",
-        # No caching, and no buffering by a reverse proxy: events must arrive at once.
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    finished, nothing_left = await anyio.to_thread.run_sync(_run_state, store, run_id, resume)
+    if nothing_left:
+        return Response(status_code=204)
+    try:
+        subscription = hub.subscribe(run_id)
+    except TooManyStreams as error:
+        detail = [
+            {
+                "loc": ["path", "run_id"],
+                "msg": str(error),
+                "type": "limit_exceeded",
+                "limit": error.limit,
+                "maximum": error.maximum,
+            }
+        ]
+        return JSONResponse(
+            {"detail": detail}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
+    stream = event_stream(
+        hub,
+        run_id,
+        resume,
+        finished=finished,
+        subscription=subscription,
+        is_disconnected=request.is_disconnected,
+    )
+    return EventStreamResponse(
+        stream, hub=hub, subscription=subscription, send_timeout=settings.sse_send_timeout_s
     )

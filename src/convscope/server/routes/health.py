@@ -12,8 +12,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health)
-def health(executor: ExecutorDep) -> Health:
+async def health(executor: ExecutorDep) -> Health:
     """The server is up; ``workers`` counts the runs that can train at once now."""
+    # On the event loop, not in a thread: it must answer even when every thread is busy.
     return Health(
         version=convscope.__version__,
         workers=executor.slots() if executor else 0,

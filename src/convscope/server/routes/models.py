@@ -17,6 +17,7 @@ from fastapi import APIRouter, File, Form, UploadFile, status
 from convscope.errors import InvalidInput, UnsafeModel, UnsupportedFormat
 from convscope.inspection.requests import InspectionUnavailable, ModelFacts, ModelFileRequest
 from convscope.server.deps import InspectionDep, SettingsDep, StoreDep
+from convscope.server.limits import accepts_uploads
 from convscope.server.routes.runs import run_out
 from convscope.server.schemas import RunOut
 from convscope.server.uploads import ZIP_SIGNATURES, read_upload, shown_name
@@ -116,6 +117,7 @@ def probe_arrays(
 @router.post(
     "/models", response_model=RunOut, status_code=status.HTTP_201_CREATED, responses=_RESPONSES
 )
+@accepts_uploads
 def import_model(
     store: StoreDep,
     settings: SettingsDep,

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
+from convscope.datasets import dataset_options
 from convscope.errors import ConvscopeError, DataUnavailable, InvalidInput, InvalidTransition
 from convscope.server.deps import CacheDep, ExecutorDep, StoreDep
 from convscope.server.encoding import finite_or_none
@@ -63,6 +64,30 @@ def run_out(store: Store, run: RunRecord) -> RunOut:
     )
 
 
+def refuse_server_paths(config: RunConfig) -> None:
+    """Refuse a config that would make the server read a path chosen by the client.
+
+    Raises:
+        InvalidInput: A dataset option names a path, or the dataset needs one.
+    """
+    options = {option.name: option for option in dataset_options(config.dataset)}
+    for key in config.dataset_options:
+        if options[key].is_path:
+            raise InvalidInput(
+                f"dataset_options.{key}",
+                "the server never reads a path chosen by a client; upload the images "
+                "instead (a zip of one folder per class, POST /api/datasets)",
+            )
+    needed = [option.name for option in options.values() if option.is_path]
+    if needed:
+        raise InvalidInput(
+            "dataset",
+            f"the {config.dataset} dataset is read from a path on the server, which a client "
+            "never chooses; upload the images instead (a zip of one folder per class, "
+            "POST /api/datasets) and train on the dataset it creates",
+        )
+
+
 def check_feasible(config: RunConfig) -> list[str] | None:
     """Refuse, before queueing, a config that the dataset cannot satisfy.
 
@@ -71,7 +96,9 @@ def check_feasible(config: RunConfig) -> list[str] | None:
 
     Raises:
         InvalidInput: The dataset's files are missing, or a size exceeds what it holds.
+        LimitExceeded: The dataset or the network is larger than a limit.
     """
+    refuse_server_paths(config)
     try:
         return check_against_data(config).class_names
     except DataUnavailable as error:

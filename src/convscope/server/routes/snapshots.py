@@ -22,6 +22,7 @@ from convscope.server.schemas import (
     SnapshotSummary,
 )
 from convscope.store import SnapshotRecord
+from convscope.store.paths import MAX_INDEX
 
 router = APIRouter(tags=["snapshots"])
 
@@ -70,7 +71,9 @@ def list_snapshots(run_id: str, store: StoreDep) -> list[SnapshotSummary]:
 
 
 @router.get("/runs/{run_id}/snapshots/{index}", response_model=SnapshotDetail, responses=_404)
-def get_snapshot(run_id: str, store: StoreDep, index: int = Path(ge=0)) -> SnapshotDetail:
+def get_snapshot(
+    run_id: str, store: StoreDep, index: int = Path(ge=0, le=MAX_INDEX)
+) -> SnapshotDetail:
     """One snapshot: the probe set's predictions, probabilities and map positions, the
     confusion matrix over the validation set, and per-layer statistics."""
     record = store.get_snapshot(run_id, index)

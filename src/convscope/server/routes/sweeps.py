@@ -68,11 +68,18 @@ def sweep_out(store: Store, sweep: SweepRecord) -> SweepOut:
 )
 def create_sweep(spec: SweepSpec, store: StoreDep) -> SweepOut:
     """Queue every run of a sweep; the executor trains them, the median rule stops some."""
-    configs, _ = run_configs(spec)
-    try:
-        class_names = check_feasible(configs[0])
-    except InvalidInput as error:  # the dataset is part of the base config
-        raise InvalidInput(f"base.{error.field}", error.reason, error.choices) from error
+    configs, varied = run_configs(spec)
+    class_names: list[str] | None = None
+    # Each run, not only the first: a varied architecture or batch size may ask for a
+    # network larger than the limits.
+    for index, (config, values) in enumerate(zip(configs, varied, strict=True)):
+        try:
+            names = check_feasible(config)
+        except InvalidInput as error:
+            where = "parameters" if error.field in values else "base"
+            raise error.at(f"{where}.{error.field}") from error
+        if index == 0:
+            class_names = names
     sweep = store.create_sweep(
         spec.model_dump(mode="json"),
         [config.to_json_dict() for config in configs],

@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, UploadFile, status
 
-from convscope.datasets.folder import open_image
 from convscope.server.deps import SettingsDep, StoreDep
+from convscope.server.limits import accepts_uploads
 from convscope.server.schemas import UploadedImage
 from convscope.server.uploads import read_upload
+from convscope.untrusted import open_image
 
 router = APIRouter(tags=["uploads"])
 
@@ -26,6 +27,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     status_code=status.HTTP_201_CREATED,
     responses=_RESPONSES,
 )
+@accepts_uploads
 def upload_image(
     store: StoreDep,
     settings: SettingsDep,
