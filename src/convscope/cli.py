@@ -32,6 +32,7 @@ _TRAIN_FLAGS = {
     "augment_flip": "augment_flip",
     "seed": "seed",
     "probe_size": "probe_size",
+    "record_depth": "record_depth",
 }
 
 
@@ -65,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--augment-flip", action="store_true", default=None)
     train.add_argument("--seed", type=int)
     train.add_argument("--probe-size", type=int)
+    train.add_argument(
+        "--record-depth",
+        action="store_true",
+        default=None,
+        help="measure every layer's probe and k-NN accuracy after each snapshot",
+    )
     train.add_argument("--data-dir", help="extra directory searched first for dataset files")
     train.add_argument("--json", action="store_true", help="print one JSON object at the end")
     with_store(train)

@@ -27,6 +27,7 @@ from convscope.server.events import EventHub
 from convscope.server.routes import (
     architectures,
     datasets,
+    depth,
     events,
     health,
     lenses,
@@ -150,7 +151,7 @@ def create_app(
     app.state.cache = LRUCache()
 
     add_exception_handlers(app)
-    for module in (health, datasets, architectures, runs, events, snapshots, probe, lenses):
+    for module in (health, datasets, architectures, runs, events, snapshots, probe, lenses, depth):
         app.include_router(module.router, prefix="/api")
     _add_static(app, static_dir or STATIC_DIR)
     return app

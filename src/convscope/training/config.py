@@ -58,6 +58,11 @@ class RunConfig(BaseModel):
         max_length=16,
         description="Extra snapshots within the first epoch, as fractions of it.",
     )
+    record_depth: bool = Field(
+        default=False,
+        description="After each snapshot, measure how well every layer separates the "
+        "classes (linear-probe and k-NN accuracy on the probe set).",
+    )
 
     @field_validator("dataset")
     @classmethod

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from convscope.datasets.probe import sample_probe
+from convscope.depth.recording import SnapshotDepth
 from convscope.errors import InvalidInput
 from convscope.store import Store
 from convscope.training.batch_curve import BatchCurve, accuracy_from_logs
@@ -37,6 +38,8 @@ from convscope.training.snapshot import (
 from convscope.training.versions import library_versions
 
 EventListener = Callable[[str, dict[str, Any]], None]
+#: Called with the model and the snapshot's index after each snapshot is stored.
+SnapshotHook = Callable[[keras.Model, int], None]
 
 
 def display_images(images: np.ndarray) -> np.ndarray:
@@ -93,6 +96,9 @@ class Recorder(keras.callbacks.Callback):
         should_stop: Called after every batch; when it returns True training stops.
         on_event: Called with ``("progress", {...})`` and ``("snapshot", {...})``.
         progress_interval: Seconds between two flushes of the per-batch curve to the store.
+        record_depth: After each snapshot, measure the linear-probe and k-NN accuracy of
+            every layer on the probe set (:mod:`convscope.depth.recording`); without it,
+            the web app computes them when they are first looked at.
     """
 
     def __init__(
@@ -111,6 +117,7 @@ class Recorder(keras.callbacks.Callback):
         should_stop: Callable[[], bool] | None = None,
         on_event: EventListener | None = None,
         progress_interval: float = 0.5,
+        record_depth: bool = False,
     ) -> None:
         super().__init__()
         if probe is None:
@@ -137,6 +144,7 @@ class Recorder(keras.callbacks.Callback):
         self.should_stop = should_stop
         self.on_event = on_event
         self.progress_interval = progress_interval
+        self.record_depth = record_depth
         self.stop_requested = False
         self.snapshot_count = 0
         self.last_metrics: dict[str, float | None] | None = None
@@ -167,6 +175,10 @@ class Recorder(keras.callbacks.Callback):
         self.global_step = 0
         self.weights_before: dict[str, list[np.ndarray]] | None = None
         self.last_flush = time.monotonic()
+        self.after_snapshot: list[SnapshotHook] = []
+        if self.record_depth:
+            probe = (self.val_x[self.probe_indices], self.val_y[self.probe_indices])
+            self.after_snapshot.append(SnapshotDepth(self.store, self._active_run, *probe))
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch = epoch
@@ -230,6 +242,7 @@ class Recorder(keras.callbacks.Callback):
             "probe_size": self.probe_size,
             "snapshot_fractions": list(self.snapshot_fractions),
             "seed": self.seed,
+            "record_depth": self.record_depth,
         }
         run = self.store.create_run(config, source="notebook", name=self.name)
         self.store.set_status(run.id, "running")
@@ -309,6 +322,15 @@ class Recorder(keras.callbacks.Callback):
             "snapshot",
             {"index": record.index, "epoch": epoch_value, "step": record.step, "metrics": metrics},
         )
+        self._run_hooks(record.index)
+
+    def _run_hooks(self, index: int) -> None:
+        for hook in list(self.after_snapshot):
+            try:
+                hook(self.model, index)
+            except Exception as error:  # a measure that fails must not stop training
+                self.after_snapshot.remove(hook)
+                self._emit("warning", {"message": f"{type(hook).__name__} stopped: {error}"})
 
     def _write_weights(self) -> Path | None:
         if not self.save_weights:
