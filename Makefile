@@ -41,6 +41,7 @@ test: install
 bench: install
 	$(BIN)/python bench/recorder_overhead.py
 	$(BIN)/python bench/payload_size.py
+	$(BIN)/python bench/depth.py
 	$(BIN)/python bench/browser.py
 
 lint: $(VENV)/.installed web/node_modules/.package-lock.json
