@@ -16,15 +16,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 
 from playwright.sync_api import Page, sync_playwright
+
+from convscope.server.launch import free_port, get_json, start_server, wait_until_healthy
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -57,32 +55,19 @@ async () => {
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.load(response)
-
-
 @contextlib.contextmanager
 def running_server(store: str) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "convscope.server", "--port", str(port), "--store", store]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_server(store, port=port)
     try:
-        deadline = time.monotonic() + 120
-        while True:  # ready when a worker process has Keras loaded and waits for runs
-            with contextlib.suppress(OSError):
-                if get_json(f"{base}/api/health").get("workers", 0) >= 1:
-                    break
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.25)
+        # Ready when a worker process has Keras loaded and waits for runs.
+        wait_until_healthy(
+            base,
+            timeout=120,
+            alive=lambda: server.poll() is None,
+            ready=lambda health: health.get("workers", 0) >= 1,
+        )
         yield base
     finally:
         server.terminate()

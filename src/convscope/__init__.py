@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from convscope.notebook import show as show
     from convscope.runs import load_model as load_model
     from convscope.runs import open_store as open_store
     from convscope.training.recorder import Recorder as Recorder
@@ -27,9 +28,10 @@ _LAZY = {
     "Recorder": ("convscope.training.recorder", "Recorder"),
     "open_store": ("convscope.runs", "open_store"),
     "load_model": ("convscope.runs", "load_model"),
+    "show": ("convscope.notebook", "show"),
 }
 
-__all__ = ["Recorder", "__version__", "load_model", "open_store"]
+__all__ = ["Recorder", "__version__", "load_model", "open_store", "show"]
 
 
 def __getattr__(name: str) -> Any:

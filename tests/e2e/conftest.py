@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ if HERE not in sys.path:
 
 from e2e_helpers import Api  # noqa: E402 - needs the path above
 
+from convscope.server.launch import free_port  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 STATIC_INDEX = ROOT / "src" / "convscope" / "server" / "static" / "index.html"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -38,12 +39,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The convscope server, started once, with one worker and an empty store."""
@@ -51,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         f"{STATIC_INDEX} is missing: build the web app first (make web, or cd web && npm run build)"
     )
     store = tmp_path_factory.mktemp("store")
-    port = _free_port()
+    port = free_port()
     log_path = store.parent / "server.log"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
     with open(log_path, "wb") as log:

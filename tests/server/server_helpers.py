@@ -4,7 +4,6 @@ in a thread, and a trainer that never stops (to test how a stuck worker is handl
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 import warnings
@@ -18,6 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.exceptions import StarletteDeprecationWarning
 
+from convscope.server.launch import free_port as free_port
 from convscope.store import Store
 
 with warnings.catch_warnings():
@@ -126,13 +126,6 @@ class LiveServer:
     client: httpx.Client
     server: uvicorn.Server
     thread: threading.Thread
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

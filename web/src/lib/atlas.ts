@@ -76,3 +76,26 @@ export function loadAtlas(probe: ProbeInfo): Promise<Atlas> {
   }
   return pending;
 }
+
+/** The grey values (0..255, rows of columns) of one probe image, read from the atlas. */
+export function atlasPixels(atlas: Atlas, index: number): number[][] {
+  const canvas = new OffscreenCanvas(atlas.tileWidth, atlas.tileHeight);
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  if (!ctx) return [];
+  const [sx, sy] = tileOrigin(atlas, index);
+  ctx.drawImage(
+    atlas.image,
+    sx,
+    sy,
+    atlas.tileWidth,
+    atlas.tileHeight,
+    0,
+    0,
+    atlas.tileWidth,
+    atlas.tileHeight,
+  );
+  const data = ctx.getImageData(0, 0, atlas.tileWidth, atlas.tileHeight).data;
+  return Array.from({ length: atlas.tileHeight }, (_, y) =>
+    Array.from({ length: atlas.tileWidth }, (_, x) => data[4 * (y * atlas.tileWidth + x)]),
+  );
+}

@@ -1,6 +1,14 @@
+/** The views of one run, one tab each: each answers one question about the network. */
+export const RUN_TABS = ["training", "layers", "explain", "depth"] as const;
+export type RunTab = (typeof RUN_TABS)[number];
+
+function isRunTab(value: string): value is RunTab {
+  return (RUN_TABS as readonly string[]).includes(value);
+}
+
 export type Route =
   | { name: "playground"; query: URLSearchParams }
-  | { name: "run"; id: string; query: URLSearchParams }
+  | { name: "run"; id: string; tab: RunTab; query: URLSearchParams }
   | { name: "runs"; query: URLSearchParams }
   | { name: "compare"; ids: string[]; query: URLSearchParams }
   | { name: "notfound"; path: string; query: URLSearchParams };
@@ -14,7 +22,10 @@ export function parseHash(hash: string): Route {
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return { name: "playground", query };
   if (parts[0] === "runs" && parts.length === 1) return { name: "runs", query };
-  if (parts[0] === "runs" && parts.length === 2) return { name: "run", id: parts[1], query };
+  if (parts[0] === "runs" && parts.length === 2) return { name: "run", id: parts[1], tab: "training", query };
+  if (parts[0] === "runs" && parts.length === 3 && isRunTab(parts[2])) {
+    return { name: "run", id: parts[1], tab: parts[2], query };
+  }
   if (parts[0] === "compare" && parts.length === 1) {
     const ids = (query.get("ids") ?? "")
       .split(",")
@@ -25,8 +36,12 @@ export function parseHash(hash: string): Route {
   return { name: "notfound", path, query };
 }
 
-export function runHref(id: string): string {
-  return `#/runs/${encodeURIComponent(id)}`;
+/** The address of a run's view: its training view by default, or another tab, with a query
+ * (`snapshot`, `image`...) that the view reads back. */
+export function runHref(id: string, tab: RunTab = "training", query?: Record<string, string>): string {
+  const base = `#/runs/${encodeURIComponent(id)}${tab === "training" ? "" : `/${tab}`}`;
+  const params = new URLSearchParams(query ?? {}).toString();
+  return params ? `${base}?${params}` : base;
 }
 
 export function compareHref(ids: string[]): string {

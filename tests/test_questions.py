@@ -1,0 +1,154 @@
+"""The three questions' facts, from hand-built arrays and from a real trained run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convscope import questions as q
+from convscope.store import Store
+
+NAMES = ["cat", "dog", "owl"]
+
+
+def logits_for(predictions: list[int], classes: int = 3) -> np.ndarray:
+    out = np.zeros((len(predictions), classes), np.float16)
+    out[np.arange(len(predictions)), predictions] = 5
+    return out
+
+
+def test_milestones_name_the_first_snapshot_past_each_threshold() -> None:
+    facts = q.accuracy_milestones(
+        [0.25, 0.5, 1.0, 2.0], [10, 20, 40, 80], np.array([0.3, 0.6, 0.55, 0.95])
+    )
+    assert [f.key for f in facts] == ["learn.milestone", "learn.milestone"]
+    assert facts[0].values | {} == {
+        "threshold": 0.5,
+        "epoch": 0.5,
+        "step": 20,
+        "snapshot": 1,
+        "accuracy": 0.6,
+    }
+    assert facts[1].values["snapshot"] == 3 and facts[1].link == {"tab": "training", "snapshot": 3}
+
+
+def test_a_missed_milestone_says_how_close_it_came() -> None:
+    facts = q.accuracy_milestones([1.0, 2.0], [5, 10], np.array([0.7, 0.65]))
+    assert facts[1].key == "learn.milestone_missed"
+    assert facts[1].values == {"threshold": 0.9, "best": 0.7, "epoch": 1.0, "snapshot": 0}
+
+
+def test_classes_learned_last_and_never() -> None:
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    correct = np.array(
+        [
+            [1, 1, 0, 0, 0, 0],
+            [1, 1, 1, 1, 0, 0],
+            [1, 1, 1, 1, 1, 0],
+        ],
+        dtype=bool,
+    )
+    fact = q.classes_learned_last(correct, labels, NAMES, [0.5, 1.0, 2.0])
+    assert fact is not None and fact.key == "learn.last_classes"
+    owl, dog = fact.values["classes"]
+    assert owl == {"name": "owl", "epoch": None, "snapshot": None}  # 50% at best
+    assert dog == {"name": "dog", "epoch": 1.0, "snapshot": 1}
+    assert q.classes_learned_last(np.zeros((0, 6), bool), labels, NAMES, []) is None
+
+
+def test_most_forgotten_image_or_none() -> None:
+    labels = np.array([0, 1, 2])
+    correct = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 1], [0, 1, 1]], dtype=bool)
+    fact = q.most_forgotten(correct, labels, NAMES)
+    assert fact.key == "learn.most_forgotten"
+    assert fact.values == {
+        "image": 0,
+        "class": "cat",
+        "events": 2,
+        "forgotten_images": 2,
+        "images": 3,
+    }
+    steady = q.most_forgotten(np.ones((3, 3), bool), labels, NAMES)
+    assert steady.key == "learn.none_forgotten" and steady.values == {"snapshots": 3}
+
+
+def test_the_most_confused_pair_and_when_it_peaked() -> None:
+    early = np.array([[5, 5, 0], [5, 5, 0], [0, 0, 10]])
+    late = np.array([[9, 1, 0], [0, 8, 2], [0, 1, 9]])
+    fact = q.most_confused_pair([early, late], NAMES, [0.5, 1.0])
+    assert fact is not None
+    assert (fact.values["first"], fact.values["second"]) == ("dog", "owl")
+    assert fact.values["share"] == pytest.approx(3 / 20)
+    assert fact.values["peak_snapshot"] == 1
+    perfect = np.diag([10, 10, 10])
+    assert q.most_confused_pair([perfect], NAMES, [1.0]) is None
+    assert q.most_confused_pair([], NAMES, []) is None
+
+
+def test_a_run_without_snapshots_says_so() -> None:
+    answer = q.learning_answer([], np.array([0, 1]), [], [], [], NAMES)
+    assert [f.key for f in answer.facts] == ["learn.no_snapshot"]
+
+
+def test_where_the_map_looks_and_how_much_falls_on_the_object() -> None:
+    heatmap = np.zeros((9, 9))
+    heatmap[0:3, 6:9] = 1.0  # top right
+    heatmap[4, 4] = 1.0
+    mask = np.zeros((9, 9), bool)
+    mask[0:3, 6:9] = True
+    where, on_object = q.attention_facts(heatmap, image=4, target="owl", mask=mask)
+    assert where.values == {
+        "image": 4,
+        "target": "owl",
+        "region": "top",
+        "side": "right",
+        "share": 0.9,
+    }
+    assert on_object.values["share"] == pytest.approx(0.9)
+    assert on_object.values["object_share"] == pytest.approx(9 / 81)
+    assert q.attention_facts(np.zeros((4, 4)), image=1, target="cat")[0].key == "look.flat"
+
+
+def test_faithfulness_against_a_random_map() -> None:
+    assert q.faithfulness_fact(image=1, deletion_auc=0.2, random_deletion_auc=0.5).key == (
+        "look.faithful"
+    )
+    assert q.faithfulness_fact(image=1, deletion_auc=0.6, random_deletion_auc=0.5).key == (
+        "look.unfaithful"
+    )
+
+
+def test_the_decision_layer_is_the_first_near_the_networks_accuracy() -> None:
+    layers = ["input", "conv1", "conv2", "dense1"]
+    fact = q.decision_layer(layers, [0.4, 0.6, 0.85, 0.93], network_accuracy=0.92)
+    assert fact.key == "decide.layer"
+    assert fact.values["layer"] == "conv2" and fact.values["position"] == 2
+    assert fact.link == {"tab": "depth", "layer": "conv2"}
+    never = q.decision_layer(layers, [0.4, 0.5, 0.6, 0.7], network_accuracy=0.95)
+    assert never.key == "decide.never" and never.values["best_layer"] == "dense1"
+
+
+def test_learning_answer_on_a_real_run(trained_run) -> None:
+    with Store(trained_run.store_dir) as store:
+        labels = store.read_run_arrays(trained_run.run_id, "probe")["labels"]
+        records = store.list_snapshots(trained_run.run_id)
+        arrays = [store.snapshot_arrays(trained_run.run_id, r.index) for r in records]
+        names = store.get_run(trained_run.run_id).class_names
+    answer = q.learning_answer(
+        [a["logits"] for a in arrays],
+        labels,
+        [a["confusion"] for a in arrays],
+        [r.epoch for r in records],
+        [r.step for r in records],
+        names,
+    )
+    accuracy = q.probe_accuracies([a["logits"] for a in arrays], labels)
+    milestone = answer.facts[0]
+    if milestone.key == "learn.milestone":
+        at = milestone.values["snapshot"]
+        assert accuracy[at] >= 0.5 and (at == 0 or accuracy[:at].max() < 0.5)
+    else:
+        assert milestone.values["best"] == pytest.approx(accuracy.max())
+    keys = {f.key for f in answer.facts}
+    assert "learn.last_classes" in keys
+    print({f.key: f.values for f in answer.facts})
