@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -47,6 +49,8 @@ from convscope.models import inspect
 
 T = TypeVar("T")
 
+#: Most threads that measure rows at once.
+MEASURE_THREADS = 4
 #: Feature sets kept per model (each holds every layer's features for a set of images).
 CACHE_ENTRIES = 2
 
@@ -115,12 +119,21 @@ class LayerFeatures:
 
     def each(self, measure: Callable[[np.ndarray], T]) -> list[T]:
         """``measure(features)`` of every row, in order; rows that repeat an earlier one
-        (``same_as``) take its value instead of being measured again."""
-        values: dict[str, T] = {}
-        for name in self.names:
-            source = self.same_as.get(name)
-            values[name] = values[source] if source is not None else measure(self.features[name])
-        return [values[name] for name in self.names]
+        (``same_as``) take its value instead of being measured again.
+
+        Rows are measured in parallel threads, one per core (up to :data:`MEASURE_THREADS`),
+        each with one BLAS thread: NumPy releases the interpreter while it computes, so the
+        rows share the cores without BLAS threads waiting on each other.
+        """
+        from convscope.depth.measures import one_blas_thread
+
+        distinct = [name for name in self.names if name not in self.same_as]
+        workers = max(1, min(MEASURE_THREADS, os.cpu_count() or 1, len(distinct)))
+        with one_blas_thread(), ThreadPoolExecutor(workers) as pool:
+            measured = dict(
+                zip(distinct, pool.map(lambda n: measure(self.features[n]), distinct), strict=True)
+            )
+        return [measured[self.same_as.get(name, name)] for name in self.names]
 
     def describe(self) -> list[dict[str, Any]]:
         """One plain dict per row: name, class, shape, pooling and ``same_as``."""

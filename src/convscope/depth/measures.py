@@ -247,9 +247,7 @@ def fit_probe(
         return loss, np.concatenate([gradient_w.ravel(), residual.sum(axis=0)]).astype(np.float64)
 
     with one_blas_thread():
-        flat = minimize_lbfgs(
-            loss_and_gradient, np.zeros(width * classes + classes), tolerance
-        )
+        flat = minimize_lbfgs(loss_and_gradient, np.zeros(width * classes + classes), tolerance)
     weights = flat[: width * classes].reshape(width, classes).astype(np.float32)
     return weights, flat[width * classes :].astype(np.float32)
 
