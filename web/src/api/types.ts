@@ -89,6 +89,7 @@ export interface RunConfig {
   seed: number;
   probe_size: number;
   snapshot_fractions?: number[];
+  record_depth?: boolean;
 }
 
 export interface Architectures {

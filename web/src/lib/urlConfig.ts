@@ -17,6 +17,7 @@ export const URL_KEYS = {
   seed: "seed",
   probe_size: "probe",
   snapshot_fractions: "snapshots",
+  record_depth: "depth",
 } as const;
 
 export type FieldName = keyof typeof URL_KEYS;
