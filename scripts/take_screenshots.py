@@ -5,7 +5,8 @@ Starts ``convscope serve`` with a temporary store, trains the default experiment
 the runs list and the comparison in ``docs/screenshots/``. Needs Fashion-MNIST installed
 (Debian's ``dataset-fashion-mnist``) and the built web app.
 
-    python scripts/take_screenshots.py
+    python scripts/take_screenshots.py            # every view
+    python scripts/take_screenshots.py depth      # the Depth view alone
 """
 
 from __future__ import annotations
@@ -27,15 +28,34 @@ from browser import CHROMIUM, CHROMIUM_ARGS, running_server  # noqa: E402
 OUT = ROOT / "docs" / "screenshots"
 
 
-def post_run(base: str, config: dict) -> str:
+def post(base: str, path: str, body: dict) -> dict:
     request = urllib.request.Request(
-        f"{base}/api/runs",
-        data=json.dumps(config).encode(),
+        f"{base}{path}",
+        data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["id"]
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.load(response)
+
+
+def post_run(base: str, config: dict) -> str:
+    return post(base, "/api/runs", config)["id"]
+
+
+def telling_query(base: str, run_id: str, candidates: int = 60) -> int:
+    """A probe image whose neighbours change most with depth: pixels find few of its
+    class, the last hidden layer many."""
+    from convscope.server.encoding import decode_array
+
+    best, gain = 0, -1.0
+    for query in range(candidates):
+        body = {"snapshot": "last", "params": {"query": query, "k": 10}}
+        result = post(base, f"/api/runs/{run_id}/lenses/similar_images", body)
+        scores = decode_array(result["arrays"]["score"])
+        if scores[-2] - scores[0] > gain:
+            best, gain = query, float(scores[-2] - scores[0])
+    return best
 
 
 def wait_done(base: str, run_id: str) -> None:
@@ -55,17 +75,45 @@ def card(page: Page, title: str):
     return page.locator("section.card", has=page.get_by_role("heading", name=title)).first
 
 
+def depth_screenshots(page: Page, base: str, run_id: str) -> None:
+    """The Depth view: its heat maps and a layer's maps, then an image's neighbours."""
+    page.goto(f"{base}/#/runs/{run_id}/depth?layer=conv2")
+    page.get_by_test_id("depth-grid-probe").wait_for()
+    page.get_by_test_id("depth-map").wait_for(timeout=300_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=maps-pending]')", timeout=300_000
+    )
+    page.add_style_tag(content=".sticky, .topnav { position: static !important; }")
+    page.wait_for_timeout(1000)
+    page.screenshot(path=OUT / "depth.png", full_page=True)
+    query = telling_query(base, run_id)
+    page.goto(f"{base}/#/runs/{run_id}/depth?layer=conv2&image=probe:{query}")
+    page.get_by_test_id("neighbours-row-0").wait_for(timeout=120_000)
+    page.wait_for_timeout(800)
+    card(page, "Its nearest neighbours at every layer").screenshot(
+        path=OUT / "depth-neighbours.png"
+    )
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    only_depth = sys.argv[1:] == ["depth"]
     with tempfile.TemporaryDirectory() as store, running_server(store) as base:
         common = {"dataset": "fashion_mnist", "train_size": 10_000, "epochs": 3}
-        cnn = post_run(base, {**common, "arch": "small_cnn", "name": "small_cnn"})
-        mlp = post_run(base, {**common, "arch": "mlp", "name": "mlp"})
+        cnn = post_run(
+            base, {**common, "arch": "small_cnn", "name": "small_cnn", "record_depth": True}
+        )
+        mlp = None if only_depth else post_run(base, {**common, "arch": "mlp", "name": "mlp"})
         wait_done(base, cnn)
-        wait_done(base, mlp)
+        if mlp is not None:
+            wait_done(base, mlp)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
+            if only_depth:
+                depth_screenshots(page, base, cnn)
+                browser.close()
+                return
 
             page.goto(f"{base}/#/")
             page.get_by_test_id("train-button").wait_for()
@@ -103,6 +151,7 @@ def main() -> None:
             page.wait_for_function("() => window.__convscopeFrames > 0")
             page.wait_for_timeout(1500)
             page.screenshot(path=OUT / "compare.png", full_page=True)
+            depth_screenshots(page, base, cnn)
             browser.close()
     for path in sorted(OUT.glob("*.png")):
         print(path.relative_to(ROOT))

@@ -197,10 +197,14 @@ def measure(
     features = layer_features(model, images, max_features=settings.max_features, cache=False)
     train = probe_split(labels, settings.seed)
     classes = num_classes(model)
-    knn = features.each(lambda rows: knn_accuracy(rows, labels, settings.k, settings.metric))
-    probe = features.each(
-        lambda rows: probe_accuracy(rows, labels, train, classes, settings.regularization)
+    # Both measures of a row in one task: the threads that measure rows stay busy.
+    pairs = features.each(
+        lambda rows: (
+            knn_accuracy(rows, labels, settings.k, settings.metric),
+            probe_accuracy(rows, labels, train, classes, settings.regularization),
+        )
     )
+    knn, probe = zip(*pairs, strict=True)
     predicted = features.logits.argmax(axis=1)
     return DepthRecord(
         layers=list(features.names),

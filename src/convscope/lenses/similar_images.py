@@ -89,13 +89,13 @@ class SimilarImages(Lens):
         if params.layer is not None and params.layer not in features.names:
             raise InvalidInput("layer", f"no layer named {params.layer!r}", choices=features.names)
         width = min(params.k + 1, count)
-        rows = len(features.names)
-        indices = np.zeros((rows, width), dtype=np.int64)
-        found = np.zeros((rows, width), dtype=np.float32)
-        scores = np.zeros(rows, dtype=np.float32)
+        count_rows = len(features.names)
+        indices = np.zeros((count_rows, width), dtype=np.int64)
+        found = np.zeros((count_rows, width), dtype=np.float32)
+        scores = np.zeros(count_rows, dtype=np.float32)
         query_class = int(labels[params.query])
-        for row, name in enumerate(features.names):
-            order, gaps = nearest(features.features[name], params.query, width, params.metric)
+        found_rows = features.each(lambda rows: nearest(rows, params.query, width, params.metric))
+        for row, (order, gaps) in enumerate(found_rows):
             indices[row], found[row] = order, gaps
             scores[row] = search_score(labels[order[1:]], query_class)
         best = features.names[int(np.argmax(scores))]

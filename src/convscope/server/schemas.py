@@ -300,6 +300,7 @@ class DepthMapsOut(BaseModel):
     """Every layer's 2-D map of the probe images at the snapshots measured so far."""
 
     layers: list[str]
+    same_as: dict[str, str] = Field(description="rows whose map repeats an earlier row's")
     snapshots: list[int]
     epochs: list[float]
     positions: ArrayPayload = Field(description="(snapshots, layers, images, 2), aligned")

@@ -27,6 +27,8 @@ export interface Depth extends Omit<DepthResponse, "probe" | "knn"> {
 /** GET /api/runs/{id}/depth/maps as sent. */
 export interface DepthMapsResponse {
   layers: string[];
+  /** Rows whose map repeats an earlier row's (a flatten, a dropout), with that row. */
+  same_as: Record<string, string>;
   snapshots: number[];
   epochs: number[];
   positions: EncodedArray;

@@ -158,12 +158,15 @@ def get_depth(run_id: str, store: StoreDep, inspection: InspectionDep) -> DepthO
     )
 
 
-def _read_maps(store: Store, run_id: str, index: int) -> tuple[list[str], np.ndarray] | None:
+_Maps = tuple[list[str], np.ndarray, dict[str, str]]
+
+
+def _read_maps(store: Store, run_id: str, index: int) -> _Maps | None:
     found = store.read_lens_result(run_id, record_key(index, kind="maps"))
     if found is None:
         return None
     arrays, meta = found
-    return list(meta["layers"]), arrays["positions"]
+    return list(meta["layers"]), arrays["positions"], dict(meta.get("same_as", {}))
 
 
 @router.get("/runs/{run_id}/depth/maps", response_model=DepthMapsOut, responses=_RESPONSES)
@@ -173,20 +176,24 @@ def get_depth_maps(run_id: str, store: StoreDep, inspection: InspectionDep) -> D
     store.get_run(run_id)
     snapshots = store.list_snapshots(run_id)
 
-    def compute(index: int) -> tuple[list[str], np.ndarray]:
+    def compute(index: int) -> _Maps:
         params = {"max_features": RECORDED.max_features}
         reply = _lens(inspection, run_id, "layer_maps", index, params)
         layers, positions = list(reply.meta["layers"]), reply.arrays["positions"]
+        same_as = dict(reply.meta.get("same_as", {}))
         store.write_lens_result(
-            run_id, record_key(index, kind="maps"), {"positions": positions}, {"layers": layers}
+            run_id,
+            record_key(index, kind="maps"),
+            {"positions": positions},
+            {"layers": layers, "same_as": same_as},
         )
-        return layers, positions
+        return layers, positions, same_as
 
     maps, pending, unavailable = _gather(
         snapshots, lambda index: _read_maps(store, run_id, index), compute, inspection
     )
     done = [record for record in snapshots if record.index in maps]
-    layers = maps[done[0].index][0] if done else []
+    layers, _, same_as = maps[done[0].index] if done else ([], None, {})
     stacked = (
         align_maps(np.stack([maps[record.index][1] for record in done]))
         if done
@@ -194,6 +201,7 @@ def get_depth_maps(run_id: str, store: StoreDep, inspection: InspectionDep) -> D
     )
     return DepthMapsOut(
         layers=layers,
+        same_as=same_as,
         snapshots=[record.index for record in done],
         epochs=[record.epoch for record in done],
         positions=_float32(stacked),
