@@ -4,9 +4,10 @@ A network turns an image, layer after layer, into class scores. These modules me
 every layer, how well the images' classes can be told apart from that layer's activations
 alone, with the same features for every measure:
 
-- :mod:`~convscope.depth.features` (Keras): every layer's activations reduced to at most
-  2,048 numbers per image by adaptive average pooling, plus the raw pixels reduced by the
-  same rule;
+- :mod:`~convscope.depth.reduction` (no Keras) states the rule, and
+  :mod:`~convscope.depth.features` (Keras) applies it: every layer's activations reduced
+  to at most 2,048 numbers per image by adaptive average pooling, plus the raw pixels
+  reduced by the same rule;
 - :mod:`~convscope.depth.measures` (NumPy): leave-one-out k-nearest-neighbour accuracy, a
   linear (logistic-regression) probe trained on one half of the images and tested on the
   other, and nearest-neighbour search with its search score;
