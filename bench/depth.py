@@ -31,6 +31,7 @@ from convscope import lenses
 from convscope.datasets import Dataset, dataset_info
 from convscope.datasets.probe import sample_probe
 from convscope.depth.features import clear_cache
+from convscope.depth.recording import measure
 from convscope.store import Store
 from convscope.training.config import RunConfig
 from convscope.training.recorder import Recorder
@@ -145,6 +146,17 @@ def recorder_figures(rounds: int) -> None:
                 f"with record_depth {images / recorded[-1]:,.0f} images/s "
                 f"({recorder.snapshot_count} snapshots)"
             )
+    # The hook's own cost, timed alone on the trained model: less noisy than the difference
+    # of two fits on a busy machine.
+    chosen = sample_probe(dataset.y_test, 1000, 0)
+    images, labels = dataset.x_test[chosen].astype(np.float32), dataset.y_test[chosen]
+    measure(model, images, labels)
+    hook = statistics.median(timed(lambda: measure(model, images, labels)) for _ in range(6))
+    fit = statistics.median(plain)
+    print(
+        f"measuring one snapshot: {hook * 1000:.0f} ms; six of them (one run) add "
+        f"{6 * hook / fit:.1%} to a fit of {fit:.1f} s: ratio {fit / (fit + 6 * hook):.3f}"
+    )
     ratios = sorted(p / r for p, r in zip(plain, recorded, strict=True))
     ratio = statistics.median(plain) / statistics.median(recorded)
     print(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,6 +27,7 @@ from convscope.depth.reduction import MAX_FEATURES
 if TYPE_CHECKING:
     import keras
 
+    from convscope.depth.features import LayerFeatures
     from convscope.store import Store
 
 #: Bumped when the recorded measures change, so that older records are computed again.
@@ -183,20 +185,32 @@ def measure(
         labels: Their classes.
         settings: How to measure.
     """
-    from convscope.depth.features import layer_features
-    from convscope.depth.measures import (
-        knn_accuracy,
-        probe_accuracy,
-        probe_split,
-        stratified_sample,
-    )
     from convscope.models.inspect import num_classes
+
+    features, chosen = sampled_features(model, images, labels, settings)
+    return measure_features(features, chosen, num_classes(model), settings)
+
+
+def sampled_features(
+    model: keras.Model, images: np.ndarray, labels: np.ndarray, settings: DepthSettings = RECORDED
+) -> tuple[LayerFeatures, np.ndarray]:
+    """Every layer's features of the sample of images ``settings`` asks for, and their labels."""
+    from convscope.depth.features import layer_features
+    from convscope.depth.measures import stratified_sample
 
     chosen = stratified_sample(labels, settings.sample_size)
     images, labels = np.asarray(images)[chosen], np.asarray(labels, dtype=np.int64)[chosen]
     features = layer_features(model, images, max_features=settings.max_features, cache=False)
+    return features, labels
+
+
+def measure_features(
+    features: LayerFeatures, labels: np.ndarray, classes: int, settings: DepthSettings = RECORDED
+) -> DepthRecord:
+    """The record of features already computed (NumPy only: it needs no model)."""
+    from convscope.depth.measures import knn_accuracy, probe_accuracy, probe_split
+
     train = probe_split(labels, settings.seed)
-    classes = num_classes(model)
     # Both measures of a row in one task: the threads that measure rows stay busy.
     pairs = features.each(
         lambda rows: (
@@ -219,6 +233,11 @@ def measure(
 class SnapshotDepth:
     """The Recorder's hook: after each snapshot, measure and store its :class:`DepthRecord`.
 
+    The features need the network as it is at the snapshot, so they are computed at once;
+    the measures on them need only NumPy, so they run in a background thread while
+    training goes on (cores that training leaves idle do them), one snapshot after the
+    other. :meth:`close` waits for the last ones.
+
     Args:
         store: The run's store.
         run_id: The run.
@@ -240,8 +259,42 @@ class SnapshotDepth:
         self.images = np.asarray(images, dtype=np.float32)
         self.labels = np.asarray(labels, dtype=np.int64)
         self.settings = settings
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="convscope-depth")
+        self._jobs: list[Future[None]] = []
 
     def __call__(self, model: keras.Model, index: int) -> None:
-        """Measure the model as it is now and store the record of snapshot ``index``."""
-        record = measure(model, self.images, self.labels, self.settings)
-        write_record(self.store, self.run_id, index, record, self.settings)
+        """Compute the features of the model as it is now; measure them in the background.
+
+        Raises:
+            Exception: What the measures of an earlier snapshot raised.
+        """
+        from convscope.models.inspect import num_classes
+
+        self._raise_failures()
+        features, labels = sampled_features(model, self.images, self.labels, self.settings)
+        classes = num_classes(model)
+
+        def finish() -> None:
+            record = measure_features(features, labels, classes, self.settings)
+            write_record(self.store, self.run_id, index, record, self.settings)
+
+        self._jobs.append(self._background.submit(finish))
+
+    def close(self) -> None:
+        """Wait until every snapshot's record is stored.
+
+        Raises:
+            Exception: What the measures of a snapshot raised.
+        """
+        try:
+            for job in self._jobs:
+                job.result()
+        finally:
+            self._background.shutdown(wait=True)
+
+    def _raise_failures(self) -> None:
+        for job in [job for job in self._jobs if job.done()]:
+            self._jobs.remove(job)
+            if job.exception() is not None:
+                self._background.shutdown(wait=False, cancel_futures=True)
+                job.result()

@@ -38,7 +38,8 @@ from convscope.training.snapshot import (
 from convscope.training.versions import library_versions
 
 EventListener = Callable[[str, dict[str, Any]], None]
-#: Called with the model and the snapshot's index after each snapshot is stored.
+#: Called with the model and the snapshot's index after each snapshot is stored; a hook
+#: with a ``close()`` method has it called when training ends.
 SnapshotHook = Callable[[keras.Model, int], None]
 
 
@@ -209,6 +210,7 @@ class Recorder(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._flush(self.steps or 0)
+        self._run_hooks(None)
         if self.owns_run and self.run_id is not None:
             self.store.update_run(self.run_id, final_metrics=self.last_metrics)
             self.store.set_status(self.run_id, "cancelled" if self.stop_requested else "done")
@@ -324,10 +326,14 @@ class Recorder(keras.callbacks.Callback):
         )
         self._run_hooks(record.index)
 
-    def _run_hooks(self, index: int) -> None:
+    def _run_hooks(self, index: int | None) -> None:
+        """Call every hook after snapshot ``index``, or close them (None) when training ends."""
         for hook in list(self.after_snapshot):
             try:
-                hook(self.model, index)
+                if index is not None:
+                    hook(self.model, index)
+                elif hasattr(hook, "close"):
+                    hook.close()
             except Exception as error:  # a measure that fails must not stop training
                 self.after_snapshot.remove(hook)
                 self._emit("warning", {"message": f"{type(hook).__name__} stopped: {error}"})

@@ -54,10 +54,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 Value = TypeVar("Value")
 
 
-def _awaited(run: RunRecord, snapshots: list[SnapshotRecord]) -> int | None:
-    """The snapshot whose accuracies the Recorder is measuring right now, if any."""
+def _awaited(run: RunRecord, snapshots: list[SnapshotRecord]) -> set[int]:
+    """The snapshots whose accuracies the Recorder will store: while a run that records
+    them trains, it measures each snapshot (in the background, a little behind)."""
     recording = run.status == "running" and bool(run.config.get("record_depth"))
-    return snapshots[-1].index if recording and snapshots else None
+    return {record.index for record in snapshots} if recording else set()
 
 
 def _gather(
@@ -65,9 +66,9 @@ def _gather(
     read: Callable[[int], Value | None],
     compute: Callable[[int], Value],
     inspection: InspectionPool | None,
-    skip: int | None = None,
+    skip: frozenset[int] | set[int] = frozenset(),
 ) -> tuple[dict[int, Value], list[int], list[int]]:
-    """Stored values, plus missing ones computed within the budget.
+    """Stored values, plus missing ones (but those in ``skip``) computed within the budget.
 
     Returns:
         The values by snapshot index; the snapshots still pending; those that cannot be
@@ -81,8 +82,8 @@ def _gather(
             found[record.index] = value
         else:
             missing.append(record)
-    unavailable = [r.index for r in missing if not r.has_weights and r.index != skip]
-    computable = [r.index for r in missing if r.has_weights and r.index != skip]
+    unavailable = [r.index for r in missing if not r.has_weights and r.index not in skip]
+    computable = [r.index for r in missing if r.has_weights and r.index not in skip]
     if computable and inspection is None:
         raise InspectionUnavailable("this server runs no inspection worker")
     deadline = time.monotonic() + COMPUTE_BUDGET_S
