@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python bench/recorder_overhead.py
 	$(BIN)/python bench/payload_size.py
 	$(BIN)/python bench/attribution.py
+	$(BIN)/python bench/depth.py
 	$(BIN)/python bench/browser.py
 	$(BIN)/python bench/adversarial.py
 	$(BIN)/python bench/store_load.py

@@ -7,7 +7,7 @@ PNGs of the playground, the training view, the runs list, the comparison and the
 both datasets. Needs Fashion-MNIST installed
 (Debian's ``dataset-fashion-mnist``) and the built web app.
 
-    python scripts/take_screenshots.py [--only explain]
+    python scripts/take_screenshots.py [--only explain|depth]
 """
 
 from __future__ import annotations
@@ -31,15 +31,34 @@ from chromium import launch  # noqa: E402
 OUT = ROOT / "docs" / "screenshots"
 
 
-def post_run(base: str, config: dict, path: str = "/api/runs") -> str:
+def post(base: str, path: str, body: dict) -> dict:
     request = urllib.request.Request(
         f"{base}{path}",
-        data=json.dumps(config).encode(),
+        data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["id"]
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.load(response)
+
+
+def post_run(base: str, config: dict) -> str:
+    return post(base, "/api/runs", config)["id"]
+
+
+def telling_query(base: str, run_id: str, candidates: int = 60) -> int:
+    """A probe image whose neighbours change most with depth: pixels find few of its
+    class, the last hidden layer many."""
+    from convscope.server.encoding import decode_array
+
+    best, gain = 0, -1.0
+    for query in range(candidates):
+        body = {"snapshot": "last", "params": {"query": query, "k": 10}}
+        result = post(base, f"/api/runs/{run_id}/lenses/similar_images", body)
+        scores = decode_array(result["arrays"]["score"])
+        if scores[-2] - scores[0] > gain:
+            best, gain = query, float(scores[-2] - scores[0])
+    return best
 
 
 def wait_done(base: str, run_id: str) -> None:
@@ -95,28 +114,54 @@ def explain_screenshots(page: Page, base: str, cnn: str, shapes: str) -> None:
     panel.screenshot(path=OUT / "explain-pointing-game.png")
 
 
+def depth_screenshots(page: Page, base: str, run_id: str) -> None:
+    """The Depth view: its heat maps and a layer's maps, then an image's neighbours."""
+    page.goto(f"{base}/#/runs/{run_id}/depth?layer=conv2")
+    page.get_by_test_id("depth-grid-probe").wait_for()
+    page.get_by_test_id("depth-map").wait_for(timeout=300_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=maps-pending]')", timeout=300_000
+    )
+    page.add_style_tag(content=".sticky, .topnav { position: static !important; }")
+    page.wait_for_timeout(1000)
+    page.screenshot(path=OUT / "depth.png", full_page=True)
+    query = telling_query(base, run_id)
+    page.goto(f"{base}/#/runs/{run_id}/depth?layer=conv2&image=probe:{query}")
+    page.get_by_test_id("neighbours-row-0").wait_for(timeout=120_000)
+    page.wait_for_timeout(800)
+    card(page, "Its nearest neighbours at every layer").screenshot(
+        path=OUT / "depth-neighbours.png"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["explain"], help="take only these screenshots")
+    parser.add_argument("--only", choices=["explain", "depth"], help="take only these screenshots")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as store, running_server(store) as base:
         common = {"dataset": "fashion_mnist", "train_size": 10_000, "epochs": 3}
-        cnn = post_run(base, {**common, "arch": "small_cnn", "name": "small_cnn"})
-        explain_only = args.only == "explain"
-        mlp = "" if explain_only else post_run(base, {**common, "arch": "mlp", "name": "mlp"})
-        shapes = post_run(base, {"dataset": "shapes", "epochs": 5, "name": "shapes"})
+        cnn = post_run(
+            base, {**common, "arch": "small_cnn", "name": "small_cnn", "record_depth": True}
+        )
+        only = args.only
+        mlp = "" if only else post_run(base, {**common, "arch": "mlp", "name": "mlp"})
+        shapes = (
+            ""
+            if only == "depth"
+            else post_run(base, {"dataset": "shapes", "epochs": 5, "name": "shapes"})
+        )
         sweep = ""
-        if not explain_only:
-            sweep = post_run(
+        if not only:
+            sweep = post(
                 base,
+                "/api/sweeps",
                 {
                     "name": "learning rates",
                     "base": {"dataset": "digits", "arch": "mlp", "epochs": 3},
                     "parameters": {"learning_rate": [0.0003, 0.001, 0.003, 0.01, 0.03]},
                 },
-                "/api/sweeps",
-            )
+            )["id"]
         for run_id in (cnn, mlp, shapes):
             if run_id:
                 wait_done(base, run_id)
@@ -125,8 +170,11 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = launch(playwright)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            if explain_only:
+            if only == "explain":
                 explain_screenshots(page, base, cnn, shapes)
+            if only == "depth":
+                depth_screenshots(page, base, cnn)
+            if only:
                 browser.close()
                 return
 
@@ -171,6 +219,7 @@ def main() -> None:
             page.get_by_test_id("parallel-coords").locator("path").first.wait_for(state="attached")
             page.screenshot(path=OUT / "sweep.png", full_page=True)
             explain_screenshots(page, base, cnn, shapes)
+            depth_screenshots(page, base, cnn)
             shoot_layers(browser.new_page(viewport={"width": 1280, "height": 900}), base, cnn)
             browser.close()
     for path in sorted(OUT.glob("*.png")):

@@ -34,6 +34,7 @@ _TRAIN_FLAGS = {
     "probe_size": "probe_size",
     "eval_size": "eval_size",
     "snapshots_per_epoch": "snapshots_per_epoch",
+    "record_depth": "record_depth",
 }
 
 
@@ -83,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--probe-size", type=int)
     train.add_argument("--eval-size", type=int, help="validation images measured at every snapshot")
     train.add_argument("--snapshots-per-epoch", type=int, help="snapshots in every epoch")
+    train.add_argument(
+        "--record-depth",
+        action="store_true",
+        default=None,
+        help="measure every layer's probe and k-NN accuracy after each snapshot",
+    )
     train.add_argument("--data-dir", help="extra directory searched first for dataset files")
     train.add_argument("--json", action="store_true", help="print one JSON object at the end")
     with_store(train)

@@ -125,3 +125,45 @@ def shapes_probe(trained_shapes_run) -> ShapesProbe:
     return ShapesProbe(
         model, probe["images"].astype(np.float32), probe["labels"], probe["masks"].astype(bool)
     )
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A model and a labelled set of images it was not trained on."""
+
+    model: keras.Model
+    images: np.ndarray
+    labels: np.ndarray
+
+
+@pytest.fixture(scope="session")
+def trained_shapes() -> Labelled:
+    """small_cnn trained on 1,500 generated 16x16 shapes for 6 epochs, with 300 test shapes.
+
+    The class is in the outline alone, at a random place, size and colour: no straight line
+    through the raw pixels separates the classes, while the trained network does.
+    """
+    from convscope.datasets.shapes import CLASS_NAMES, generate_shapes
+    from convscope.models.presets import get_preset
+
+    x_train, y_train, _ = generate_shapes(1500, 16, np.random.default_rng([0, 0]))
+    x_test, y_test, _ = generate_shapes(300, 16, np.random.default_rng([0, 1]))
+    keras.utils.set_random_seed(0)
+    model = build_model(get_preset("small_cnn"), (16, 16, 3), len(CLASS_NAMES), seed=0)
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x_train, y_train, batch_size=32, epochs=6, verbose=0)
+    return Labelled(model, x_test.astype(np.float32), y_test)
+
+
+@pytest.fixture(scope="session")
+def untrained_digits() -> Labelled:
+    """small_cnn as initialised (never trained), with 400 of scikit-learn's 8x8 digits."""
+    from convscope.datasets import load_dataset
+    from convscope.models.presets import get_preset
+
+    digits = load_dataset("digits", seed=0)
+    model = build_model(get_preset("small_cnn"), (8, 8, 1), 10, seed=0)
+    return Labelled(model, digits.x_test[:400].astype(np.float32), digits.y_test[:400])

@@ -36,9 +36,18 @@ if TYPE_CHECKING:
 #: - ``curves``: one or more series over an x axis (deletion curves, statistics per snapshot);
 #: - ``bars``: one value per item (accuracy per layer, importance per channel);
 #: - ``matrix``: a 2-D table of values drawn as a heat map (layers by snapshots);
-#: - ``table``: rows of named values (a ranking of methods).
+#: - ``table``: rows of named values (a ranking of methods);
+#: - ``scatter``: 2-D positions of the images (a map of a layer's features).
 LensKind = Literal[
-    "activations", "image_map", "feature_grid", "images", "curves", "bars", "matrix", "table"
+    "activations",
+    "image_map",
+    "feature_grid",
+    "images",
+    "curves",
+    "bars",
+    "matrix",
+    "table",
+    "scatter",
 ]
 LENS_KINDS: tuple[str, ...] = get_args(LensKind)
 

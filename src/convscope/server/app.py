@@ -32,6 +32,7 @@ from convscope.server.limits import BodyLimitMiddleware
 from convscope.server.routes import (
     architectures,
     datasets,
+    depth,
     events,
     health,
     lenses,
@@ -189,8 +190,8 @@ def create_app(
     app.add_middleware(SecurityMiddleware, settings=settings)
     # The datasets users uploaded to this store are listed and trained like the others.
     use_directory(store.datasets_dir)
-    routers = (health, datasets, architectures, runs, events, snapshots, probe, lenses, sweeps)
-    for module in (*routers, uploads, models):
+    routers = (health, datasets, architectures, runs, events, snapshots, probe, lenses)
+    for module in (*routers, depth, sweeps, uploads, models):
         app.include_router(module.router, prefix="/api")
     _add_static(app, static_dir or STATIC_DIR)
     return app

@@ -352,3 +352,40 @@ class UploadedImage(BaseModel):
     id: str
     width: int
     height: int
+
+
+class DepthOut(BaseModel):
+    """Probe and k-NN accuracy per layer (rows, raw pixels first) and snapshot (columns)."""
+
+    layers: list[str] = Field(description="rows: 'input' (the raw pixels), then every layer")
+    same_as: dict[str, str] = Field(
+        description="rows whose features repeat an earlier row's (a flatten, a dropout)"
+    )
+    snapshots: list[int]
+    epochs: list[float]
+    probe: ArrayPayload = Field(
+        description="linear-probe accuracy, (layers, snapshots), NaN: not yet"
+    )
+    knn: ArrayPayload = Field(description="leave-one-out k-NN accuracy, (layers, snapshots)")
+    network_probe: list[float | None] = Field(
+        description="the network's own accuracy on the probes' test half, per snapshot"
+    )
+    network_knn: list[float | None] = Field(
+        description="the network's own accuracy on the whole probe set, per snapshot"
+    )
+    pending: list[int] = Field(description="snapshots not measured yet: ask again")
+    unavailable: list[int] = Field(description="snapshots without weights: never measured")
+    settings: dict[str, Any] = Field(description="how the accuracies were measured")
+    rule: str = Field(description="how each layer's features were reduced")
+
+
+class DepthMapsOut(BaseModel):
+    """Every layer's 2-D map of the probe images at the snapshots measured so far."""
+
+    layers: list[str]
+    same_as: dict[str, str] = Field(description="rows whose map repeats an earlier row's")
+    snapshots: list[int]
+    epochs: list[float]
+    positions: ArrayPayload = Field(description="(snapshots, layers, images, 2), aligned")
+    pending: list[int]
+    unavailable: list[int]

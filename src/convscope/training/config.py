@@ -96,17 +96,25 @@ class RunConfig(BaseModel):
         default=DEFAULT_SNAPSHOTS_PER_EPOCH,
         ge=1,
         le=20,
+        strict=True,
         description="Snapshots spread evenly over every epoch, the epoch's end included.",
     )
     eval_size: int | None = Field(
         default=None,
         ge=1,
         le=1_000_000,
+        strict=True,
         description=(
             "Validation images measured at every snapshot: the probe images and a "
             f"class-stratified sample of the rest (default {DEFAULT_EVAL_SIZE:,}, or all "
             "if fewer)."
         ),
+    )
+    record_depth: bool = Field(
+        default=False,
+        strict=True,
+        description="After each snapshot, measure how well every layer separates the "
+        "classes (linear-probe and k-NN accuracy on the probe set).",
     )
 
     @field_validator("dataset")

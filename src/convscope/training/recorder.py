@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from convscope.datasets.probe import sample_evaluation, sample_probe
+from convscope.depth.recording import SnapshotDepth
 from convscope.errors import InvalidInput
 from convscope.store import Store
 from convscope.training.batch_curve import BatchCurve, accuracy_from_logs
@@ -36,6 +37,9 @@ from convscope.training.snapshot import STATS_BATCH, trainable_weights_by_layer
 from convscope.training.versions import library_versions
 
 EventListener = Callable[[str, dict[str, Any]], None]
+#: Called with the model and the snapshot's index after each snapshot is stored; a hook
+#: with a ``close()`` method has it called when training ends.
+SnapshotHook = Callable[[keras.Model, int], None]
 
 
 def display_images(images: np.ndarray) -> np.ndarray:
@@ -94,6 +98,9 @@ class Recorder(keras.callbacks.Callback):
             ``("snapshot", {...})``; snapshot events come from the background thread.
         progress_interval: Seconds between two flushes of the per-batch curve to the store.
         background: Measure snapshots beside training; False measures them inline.
+        record_depth: After each snapshot, measure the linear-probe and k-NN accuracy of
+            every layer on the probe set (:mod:`convscope.depth.recording`); without it,
+            the web app computes them when they are first looked at.
     """
 
     def __init__(
@@ -116,6 +123,7 @@ class Recorder(keras.callbacks.Callback):
         on_event: EventListener | None = None,
         progress_interval: float = 0.5,
         background: bool = True,
+        record_depth: bool = False,
     ) -> None:
         super().__init__()
         if probe is None:
@@ -161,6 +169,7 @@ class Recorder(keras.callbacks.Callback):
         self.on_event = on_event
         self.progress_interval = progress_interval
         self.background = background
+        self.record_depth = record_depth
         self.stop_requested = False
         self.snapshot_count = 0
         self.last_metrics: dict[str, float | None] | None = None
@@ -198,6 +207,10 @@ class Recorder(keras.callbacks.Callback):
         self.schedule: dict[int, float] = {}
         self.weights_before: dict[str, list[np.ndarray]] | None = None
         self.last_flush = time.monotonic()
+        self.after_snapshot: list[SnapshotHook] = []
+        if self.record_depth:
+            probe = (self.val_x[self.probe_indices], self.val_y[self.probe_indices])
+            self.after_snapshot.append(SnapshotDepth(self.store, run_id, *probe))
         self.pipeline = self._start_pipeline(model)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -241,6 +254,7 @@ class Recorder(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self.pipeline.close()
+        self._run_hooks(None)
         self._flush(self.batches_done if self.steps else 0)
         if self.owns_run and self.run_id is not None:
             self.store.update_run(self.run_id, final_metrics=self.last_metrics)
@@ -251,6 +265,7 @@ class Recorder(keras.callbacks.Callback):
         pipeline = getattr(self, "pipeline", None)
         if pipeline is not None:
             pipeline.close()
+        self._run_hooks(None)
 
     # -- work ------------------------------------------------------------------------------
 
@@ -272,6 +287,7 @@ class Recorder(keras.callbacks.Callback):
             "snapshots_per_epoch": self.snapshots_per_epoch,
             "snapshot_fractions": list(self.snapshot_fractions),
             "seed": self.seed,
+            "record_depth": self.record_depth,
         }
         run = self.store.create_run(config, source="notebook", name=self.name)
         self.store.set_status(run.id, "running")
@@ -377,6 +393,21 @@ class Recorder(keras.callbacks.Callback):
             "snapshot",
             {"index": record.index, "epoch": record.epoch, "step": record.step, "metrics": metrics},
         )
+        self._run_hooks(record.index)
+
+    def _run_hooks(self, index: int | None) -> None:
+        """Call every hook after snapshot ``index``, or close them (None) when training ends."""
+        for hook in list(getattr(self, "after_snapshot", [])):
+            try:
+                if index is not None:
+                    # The model as it was at the snapshot: the measurer's own copy when
+                    # snapshots are measured beside training.
+                    hook(self.measurer.model, index)
+                elif hasattr(hook, "close"):
+                    hook.close()
+            except Exception as error:  # a measure that fails must not stop training
+                self.after_snapshot.remove(hook)
+                self._emit("warning", {"message": f"{type(hook).__name__} stopped: {error}"})
 
     def _write_weights(self, weights: list[np.ndarray]) -> Path | None:
         if not self.save_weights:

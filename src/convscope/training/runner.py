@@ -183,6 +183,7 @@ def train_run(
             run_id=run_id,
             should_stop=should_stop,
             on_event=on_event,
+            record_depth=config.record_depth,
         )
         fit(model, dataset, config, recorder)
     except KeyboardInterrupt:

@@ -4,7 +4,15 @@ import type { EncodedArray, JsonSchema } from "./types";
 
 /** How the web app draws a lens's result. */
 export type LensKind =
-  "activations" | "image_map" | "feature_grid" | "images" | "curves" | "bars" | "matrix" | "table";
+  | "activations"
+  | "image_map"
+  | "feature_grid"
+  | "images"
+  | "curves"
+  | "bars"
+  | "matrix"
+  | "table"
+  | "scatter";
 
 /** One lens of the registry (GET /api/lenses). */
 export interface LensInfo {

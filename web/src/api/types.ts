@@ -93,6 +93,7 @@ export interface RunConfig {
   snapshot_fractions?: number[];
   snapshots_per_epoch?: number;
   eval_size?: number | null;
+  record_depth?: boolean;
 }
 
 /** Blocks that need an image-shaped tensor, and blocks after which it is a vector. */

@@ -5,7 +5,10 @@ import { blockFields } from "./schema";
 
 /** The server's default config as a form: the base of a link that leaves fields out. */
 export function serverDefaultForm(arch: Architectures): FormState {
-  return formFromConfig(arch.config.default, formatFieldValue);
+  const form = formFromConfig(arch.config.default, formatFieldValue);
+  // The web app measures every layer's probe and k-NN accuracy as it trains (the Depth view).
+  form.values.record_depth = "true";
+  return form;
 }
 
 /** The experiment a first visit shows: Fashion-MNIST when it is there, else shapes. */

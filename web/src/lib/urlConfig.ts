@@ -19,6 +19,7 @@ export const URL_KEYS = {
   snapshot_fractions: "snapshots",
   snapshots_per_epoch: "per_epoch",
   eval_size: "eval",
+  record_depth: "depth",
 } as const;
 
 export type FieldName = keyof typeof URL_KEYS;
