@@ -1,22 +1,31 @@
+import { intlLocale, t } from "./i18n";
+
+/** A fraction as a percentage in the page's language: "93.0%", "93,0 %". */
 export function fmtPercent(v: number | null | undefined, digits = 1): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return "–";
-  return `${(v * 100).toFixed(digits)}%`;
+  return new Intl.NumberFormat(intlLocale(), {
+    style: "percent",
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  }).format(v);
 }
 
+/** A number to `digits` significant digits (whole above 1,000), in the page's language. */
 export function fmtNumber(v: number | null | undefined, digits = 3): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return "–";
-  if (Math.abs(v) >= 1000) return v.toFixed(0);
-  return Number(v.toPrecision(digits)).toString();
+  if (Math.abs(v) >= 1000) return fmtDecimal(v, 0);
+  return new Intl.NumberFormat(intlLocale(), { maximumSignificantDigits: digits, useGrouping: false }).format(
+    v,
+  );
+}
+
+/** A number with at most `digits` decimals, in the page's language ("0.93", "0,93"). */
+export function fmtDecimal(v: number, digits: number): string {
+  return new Intl.NumberFormat(intlLocale(), { maximumFractionDigits: digits, useGrouping: false }).format(v);
 }
 
 export function fmtEpoch(epoch: number): string {
-  if (Number.isInteger(epoch)) return String(epoch);
-  return Number(epoch.toFixed(3)).toString();
-}
-
-/** "1 epoch", "3 epochs": a count with its noun. */
-export function plural(count: number | string, noun: string, nouns = `${noun}s`): string {
-  return `${count} ${Number(count) === 1 ? noun : nouns}`;
+  return fmtDecimal(epoch, 3);
 }
 
 const GLYPHS: Record<string, string> = {
@@ -68,19 +77,21 @@ export function epochFraction(epoch: number, step: number): string | null {
 /** When a snapshot was taken: "epoch 1 ¼", or "step 40" for a run stopped in between. */
 export function snapshotWhen(snapshot: { epoch: number; step: number }): string {
   const fraction = epochFraction(snapshot.epoch, snapshot.step);
-  return fraction !== null ? `epoch ${fraction}` : `step ${snapshot.step}`;
+  return fraction !== null
+    ? t("format.epochWhen", { fraction })
+    : t("format.stepWhen", { step: snapshot.step });
 }
 
 /** A short axis label of a snapshot: "¼", "1 ½", or its epoch to two decimals. */
 export function snapshotTick(snapshot: { epoch: number; step: number }): string {
-  return epochFraction(snapshot.epoch, snapshot.step) ?? Number(snapshot.epoch.toFixed(2)).toString();
+  return epochFraction(snapshot.epoch, snapshot.step) ?? fmtDecimal(snapshot.epoch, 2);
 }
 
 export function fmtDate(iso: string | null | undefined): string {
   if (!iso) return "–";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, {
+  return d.toLocaleString(intlLocale(), {
     month: "short",
     day: "numeric",
     hour: "2-digit",
@@ -93,9 +104,8 @@ export function fmtDuration(fromIso: string | null, toIso: string | null): strin
   if (!fromIso) return "–";
   const end = toIso ? new Date(toIso).getTime() : Date.now();
   const s = Math.max(0, Math.round((end - new Date(fromIso).getTime()) / 1000));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${s % 60} s`;
+  if (s < 60) return t("format.seconds", { s });
+  return t("format.minutes", { m: Math.floor(s / 60), s: s % 60 });
 }
 
 export function archLabel(arch: unknown): string {
@@ -103,7 +113,7 @@ export function archLabel(arch: unknown): string {
   if (typeof arch === "object" && arch !== null) {
     const spec = arch as { name?: string; blocks?: unknown[] };
     const n = Array.isArray(spec.blocks) ? spec.blocks.length : 0;
-    return `${spec.name ?? "custom"} (${n} blocks)`;
+    return t("format.archLabel", { name: spec.name ?? t("format.custom"), n });
   }
   return "–";
 }
@@ -114,10 +124,11 @@ export function configSummary(recorded: object): string[] {
   const parts: string[] = [archLabel(config.arch ?? config.model)];
   if (config.optimizer) {
     const lr = config.learning_rate;
-    parts.push(lr != null ? `${String(config.optimizer)} lr ${String(lr)}` : String(config.optimizer));
+    const optimizer = String(config.optimizer);
+    parts.push(lr != null ? t("format.optimizerLr", { optimizer, lr: fmtNumber(Number(lr), 4) }) : optimizer);
   }
-  if (config.batch_size != null) parts.push(`batch ${String(config.batch_size)}`);
-  if (config.epochs != null) parts.push(plural(String(config.epochs), "epoch"));
-  if (config.seed != null) parts.push(`seed ${String(config.seed)}`);
+  if (config.batch_size != null) parts.push(t("format.batch", { n: String(config.batch_size) }));
+  if (config.epochs != null) parts.push(t("format.epochs", { n: Number(config.epochs) }));
+  if (config.seed != null) parts.push(t("format.seed", { n: String(config.seed) }));
   return parts;
 }

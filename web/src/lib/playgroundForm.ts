@@ -1,3 +1,4 @@
+import { t } from "./i18n";
 import type { Architectures, DatasetInfo, RunConfig, ValidationIssue } from "../api/types";
 import { fieldSpec, formatFieldValue, parseField, type FieldSpec } from "./schema";
 import { FIELD_NAMES, formFromConfig, type FieldName, type FormState } from "./urlConfig";
@@ -54,12 +55,12 @@ export function validate(
   if (fields.snapshot_fractions && !errors.snapshot_fractions) {
     const parsed = parseField(fields.snapshot_fractions, form.values.snapshot_fractions);
     if (parsed.ok && Array.isArray(parsed.value) && parsed.value.some((v: number) => !(v > 0 && v < 1))) {
-      errors.snapshot_fractions = "each fraction must lie strictly between 0 and 1";
+      errors.snapshot_fractions = t("form.fractions");
     }
   }
   const ds = datasets.find((d) => d.name === form.values.dataset);
-  if (!ds) errors.dataset = `unknown dataset “${form.values.dataset}”`;
-  else if (!ds.available) errors.dataset = ds.reason ?? "this dataset is not available";
+  if (!ds) errors.dataset = t("form.unknownDataset", { name: form.values.dataset });
+  else if (!ds.available) errors.dataset = ds.reason ?? t("form.unavailable");
   else {
     const limits: [FieldName, number | null][] = [
       ["train_size", ds.train_count],
@@ -68,21 +69,21 @@ export function validate(
     for (const [name, count] of limits) {
       const n = Number(form.values[name]);
       if (!errors[name] && count && form.values[name].trim() !== "" && n > count) {
-        errors[name] = `${ds.title} has only ${count.toLocaleString()} images here`;
+        errors[name] = t("form.tooMany", { title: ds.title, n: count });
       }
     }
   }
   if (form.arch.kind === "preset") {
     const name = form.arch.preset;
-    if (!arch.presets.some((p) => p.name === name)) errors.arch = `unknown preset “${name}”`;
+    if (!arch.presets.some((p) => p.name === name)) errors.arch = t("form.unknownPreset", { name });
   } else {
     const blocks = form.arch.spec.blocks;
-    if (blocks.length === 0) errors.arch = "add at least one block";
+    if (blocks.length === 0) errors.arch = t("form.noBlock");
     Object.assign(errors, blockOrderErrors(blocks, arch));
     blocks.forEach((block, i) => {
       const schema = arch.block_types[block.type];
       if (!schema) {
-        errors[`blocks.${i}`] = `unknown block type “${block.type}”`;
+        errors[`blocks.${i}`] = t("form.unknownBlock", { type: block.type });
         return;
       }
       for (const f of blockFields(schema)) {
@@ -106,9 +107,7 @@ export function blockOrderErrors(blocks: { type: string }[], arch: Architectures
   blocks.forEach((block, i) => {
     if (needsImage.has(block.type) && flattenedBy >= 0) {
       const previous = blocks[flattenedBy].type;
-      errors[`blocks.${i}`] =
-        `blocks[${i}] (${block.type}) needs an image-shaped tensor, but ` +
-        `blocks[${flattenedBy}] (${previous}) has already made it a vector`;
+      errors[`blocks.${i}`] = t("form.blockOrder", { i, type: block.type, j: flattenedBy, previous });
     }
     if (makesVector.has(block.type) && flattenedBy < 0) flattenedBy = i;
   });

@@ -22,6 +22,7 @@ export function parseHash(hash: string): Route {
   const q = raw.indexOf("?");
   const path = (q >= 0 ? raw.slice(0, q) : raw) || "/";
   const query = new URLSearchParams(q >= 0 ? raw.slice(q + 1) : "");
+  query.delete(LANG_PARAM); // the page's language, not the view's: see withLang
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return { name: "playground", query };
   if (parts[0] === "runs" && parts.length === 1) return { name: "runs", query };
@@ -59,12 +60,45 @@ export function compareHref(ids: string[]): string {
 }
 
 export function navigate(href: string): void {
-  if (location.hash === href) return;
-  location.hash = href;
+  const target = withLang(href);
+  if (location.hash === target) return;
+  location.hash = target;
 }
 
 /** Changes the hash without adding a history entry or firing a route change. */
 export function replaceHash(href: string): void {
-  if (location.hash === href) return;
-  history.replaceState(history.state, "", href);
+  const target = withLang(href);
+  if (location.hash === target) return;
+  history.replaceState(history.state, "", target);
+}
+
+/** The hash query parameter that carries the page's language, so that a link keeps it. */
+export const LANG_PARAM = "lang";
+let hashLang: string | null = null;
+
+/** The language named in a hash (`#/runs?lang=fr`), or null. */
+export function langFromHash(hash: string): string | null {
+  const q = hash.indexOf("?");
+  return q >= 0 ? new URLSearchParams(hash.slice(q + 1)).get(LANG_PARAM) : null;
+}
+
+/** An address with the page's language in its query, as every address of the app keeps it. */
+export function withLang(href: string): string {
+  if (hashLang === null || !href.startsWith("#")) return href;
+  const raw = href === "#" ? "#/" : href;
+  const q = raw.indexOf("?");
+  const query = new URLSearchParams(q >= 0 ? raw.slice(q + 1) : "");
+  query.set(LANG_PARAM, hashLang);
+  return `${q >= 0 ? raw.slice(0, q) : raw}?${query.toString()}`;
+}
+
+/** Sets the language that addresses carry, and writes it into the current one. */
+export function setHashLang(lang: string): void {
+  hashLang = lang;
+  keepLangInHash();
+}
+
+/** Puts the language back into an address reached by a plain link (`href="#/runs"`). */
+export function keepLangInHash(): void {
+  replaceHash(location.hash || "#/");
 }

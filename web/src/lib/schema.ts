@@ -1,3 +1,4 @@
+import { t } from "./i18n";
 import type { Block, JsonSchema } from "../api/types";
 
 export type FieldKind = "integer" | "number" | "string" | "boolean" | "enum" | "number-list";
@@ -73,13 +74,13 @@ export function fieldSpec(root: JsonSchema, name: string, objectSchema?: JsonSch
 }
 
 function checkBounds(spec: FieldSpec, n: number): string | null {
-  if (spec.minimum !== undefined && n < spec.minimum) return `must be at least ${spec.minimum}`;
+  if (spec.minimum !== undefined && n < spec.minimum) return t("schema.atLeast", { n: spec.minimum });
   if (spec.exclusiveMinimum !== undefined && n <= spec.exclusiveMinimum) {
-    return `must be greater than ${spec.exclusiveMinimum}`;
+    return t("schema.greater", { n: spec.exclusiveMinimum });
   }
-  if (spec.maximum !== undefined && n > spec.maximum) return `must be at most ${spec.maximum}`;
+  if (spec.maximum !== undefined && n > spec.maximum) return t("schema.atMost", { n: spec.maximum });
   if (spec.exclusiveMaximum !== undefined && n >= spec.exclusiveMaximum) {
-    return `must be less than ${spec.exclusiveMaximum}`;
+    return t("schema.less", { n: spec.exclusiveMaximum });
   }
   return null;
 }
@@ -93,38 +94,37 @@ export function parseField(spec: FieldSpec, text: string): Parsed {
   if (trimmed === "") {
     if (spec.nullable) return { ok: true, value: null };
     if (spec.kind === "string") return { ok: true, value: "" };
-    return { ok: false, error: "is required" };
+    return { ok: false, error: t("schema.required") };
   }
   switch (spec.kind) {
     case "integer": {
-      if (!/^[+-]?\d+$/.test(trimmed)) return { ok: false, error: "must be a whole number" };
+      if (!/^[+-]?\d+$/.test(trimmed)) return { ok: false, error: t("schema.integer") };
       const n = Number(trimmed);
       const err = checkBounds(spec, n);
       return err ? { ok: false, error: err } : { ok: true, value: n };
     }
     case "number": {
       const n = Number(trimmed);
-      if (!Number.isFinite(n)) return { ok: false, error: "must be a number" };
+      if (!Number.isFinite(n)) return { ok: false, error: t("schema.number") };
       const err = checkBounds(spec, n);
       return err ? { ok: false, error: err } : { ok: true, value: n };
     }
     case "enum":
       return spec.choices.includes(trimmed)
         ? { ok: true, value: trimmed }
-        : { ok: false, error: `must be one of ${spec.choices.join(", ")}` };
+        : { ok: false, error: t("schema.oneOf", { choices: spec.choices.join(", ") }) };
     case "number-list": {
       const parts = trimmed.split(/[\s,]+/).filter(Boolean);
       const values = parts.map(Number);
-      if (values.some((v) => !Number.isFinite(v)))
-        return { ok: false, error: "must be numbers separated by commas" };
+      if (values.some((v) => !Number.isFinite(v))) return { ok: false, error: t("schema.numbers") };
       if (spec.maxItems !== undefined && values.length > spec.maxItems) {
-        return { ok: false, error: `at most ${spec.maxItems} values` };
+        return { ok: false, error: t("schema.maxItems", { n: spec.maxItems }) };
       }
       return { ok: true, value: values };
     }
     default:
       if (spec.maxLength !== undefined && trimmed.length > spec.maxLength) {
-        return { ok: false, error: `at most ${spec.maxLength} characters` };
+        return { ok: false, error: t("schema.maxLength", { n: spec.maxLength }) };
       }
       return { ok: true, value: trimmed };
   }

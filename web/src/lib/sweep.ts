@@ -1,6 +1,7 @@
 import { interpolateHcl } from "d3-interpolate";
 import type { SweepRun } from "../api/types";
 import { fmtNumber, fmtPercent } from "./format";
+import { t, tOr } from "./i18n";
 
 /** The fields a sweep may vary, how the playground offers them, and values to start from. */
 export const SWEEP_FIELDS = {
@@ -17,8 +18,9 @@ export const SWEEP_FIELDS = {
 export type SweepField = keyof typeof SWEEP_FIELDS;
 export const SWEEP_FIELD_NAMES = Object.keys(SWEEP_FIELDS) as SweepField[];
 
+/** A varied field's name as a learner reads it, in the page's language. */
 export function fieldLabel(field: string): string {
-  return field in SWEEP_FIELDS ? SWEEP_FIELDS[field as SweepField].label : field;
+  return field in SWEEP_FIELDS ? tOr(`sweepField.${field}`, SWEEP_FIELDS[field as SweepField].label) : field;
 }
 
 /** Parses "0.001, 0.01" into the values of one field, or says what is wrong. */
@@ -30,25 +32,25 @@ export function parseSweepValues(
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
-  if (parts.length < 2) return { ok: false, error: "give at least two values, separated by commas" };
-  if (parts.length > 12) return { ok: false, error: "at most 12 values" };
+  if (parts.length < 2) return { ok: false, error: t("sweepValues.two") };
+  if (parts.length > 12) return { ok: false, error: t("schema.maxItems", { n: 12 }) };
   const kind = SWEEP_FIELDS[field].kind;
   const values: unknown[] = [];
   for (const part of parts) {
     if (kind === "text") {
       values.push(part);
     } else if (kind === "bool") {
-      if (part !== "true" && part !== "false") return { ok: false, error: `${part}: true or false` };
+      if (part !== "true" && part !== "false") return { ok: false, error: t("sweepValues.bool", { part }) };
       values.push(part === "true");
     } else {
       const n = Number(part);
-      if (!Number.isFinite(n)) return { ok: false, error: `${part} is not a number` };
+      if (!Number.isFinite(n)) return { ok: false, error: t("sweepValues.number", { part }) };
       if (kind === "integer" && !Number.isInteger(n))
-        return { ok: false, error: `${part} is not a whole number` };
+        return { ok: false, error: t("sweepValues.integer", { part }) };
       values.push(n);
     }
   }
-  if (new Set(parts).size !== parts.length) return { ok: false, error: "each value once" };
+  if (new Set(parts).size !== parts.length) return { ok: false, error: t("sweepValues.once") };
   return { ok: true, values };
 }
 
@@ -67,9 +69,9 @@ export interface Axis {
 
 /** What a learner reads for a value: numbers short, a custom architecture as "custom". */
 export function valueLabel(value: unknown): string {
-  if (value === null || value === undefined) return "default";
+  if (value === null || value === undefined) return t("field.default");
   if (typeof value === "number") return fmtNumber(value, 3);
-  if (typeof value === "object") return "custom";
+  if (typeof value === "object") return t("format.custom");
   return String(value);
 }
 
