@@ -1,3 +1,4 @@
+import { t, tOr } from "./i18n";
 import { archLabel } from "./format";
 
 /** A config field as compared between runs: how it is named and shown. */
@@ -44,7 +45,7 @@ function show(key: string, value: unknown): string {
     return archLabel(value);
   }
   if (Array.isArray(value)) return value.join(", ");
-  if (typeof value === "boolean") return value ? "on" : "off";
+  if (typeof value === "boolean") return value ? t("configDiff.on") : t("configDiff.off");
   return String(value);
 }
 
@@ -63,8 +64,8 @@ export function configDiff(configs: object[], maxInLabel = 3): ConfigDiff {
   });
   const rows = FIELDS.map((field) => ({
     key: field.key,
-    label: field.label,
-    short: field.short,
+    label: tOr(`configDiff.label.${field.key}`, field.label),
+    short: field.short && tOr(`configDiff.short.${field.key}`, field.short),
     values: records.map((r) => show(field.key, r[field.key])),
   })).filter((row) => new Set(row.values).size > 1);
   const labels = records.map(

@@ -1,3 +1,4 @@
+import { t } from "./i18n";
 import type { BatchColumns, Metrics, SnapshotSummary } from "../api/types";
 import type { Series } from "../views/CurveChart.svelte";
 
@@ -24,7 +25,7 @@ export function runSeries(
   return [
     {
       id: "batch",
-      label: "train, per batch",
+      label: t("curves.batch"),
       color: TRAIN_COLOR,
       x: batches.epoch,
       y: batches[what],
@@ -32,14 +33,14 @@ export function runSeries(
     },
     {
       id: "epoch",
-      label: "train, per epoch",
+      label: t("curves.epoch"),
       color: TRAIN_COLOR,
       style: "linedots",
       ...snapshotSeries(snapshots, trainKey, true),
     },
     {
       id: "val",
-      label: "validation",
+      label: t("curves.val"),
       color: VAL_COLOR,
       style: "linedots",
       ...snapshotSeries(snapshots, valKey, false),
