@@ -5,6 +5,7 @@
 
 import { slice, type LensResult, type NdArray } from "../api/lenses";
 import type { ValueRange } from "./colormap";
+import { t, type MessageKey } from "./i18n";
 
 export interface LensGuide {
   name: string;
@@ -21,89 +22,37 @@ export interface LensGuide {
   caveats: string[];
 }
 
+/** A lens's guide; its words come from the catalogues, in the page's language. */
+function guide(name: string, signed: boolean, slow: boolean, caveats: number): LensGuide {
+  const text = (part: string) => t(`lens.${name}.${part}` as MessageKey);
+  return {
+    name,
+    signed,
+    slow,
+    get title() {
+      return text("title");
+    },
+    get computes() {
+      return text("computes");
+    },
+    get read() {
+      return text("read");
+    },
+    get caveats() {
+      return Array.from({ length: caveats }, (_, i) => text(`caveat${i + 1}`));
+    },
+  };
+}
+
 /** The attribution lenses, in the order the view shows them. */
 export const ATTRIBUTION_LENSES: LensGuide[] = [
-  {
-    name: "saliency",
-    title: "Saliency",
-    signed: false,
-    slow: false,
-    computes: "The size of the class score's gradient at each pixel, largest over the colour channels.",
-    read: "Bright pixels would change the score most if nudged a little.",
-    caveats: [
-      "Sensitivity, not importance: a saturated unit hides a pixel that matters.",
-      "Speckled: a ReLU network's gradient jumps from pixel to pixel.",
-    ],
-  },
-  {
-    name: "gradient_x_input",
-    title: "Gradient × input",
-    signed: true,
-    slow: false,
-    computes:
-      "Each pixel's gradient times its value, summed over the channels: its share of the score, to first order.",
-    read: "Red pixels push the class score up, blue ones push it down.",
-    caveats: [
-      "Black pixels always get zero, whatever their role.",
-      "The image multiplies everything, so the map looks like the image even when the gradient means little.",
-    ],
-  },
-  {
-    name: "smoothgrad",
-    title: "SmoothGrad",
-    signed: false,
-    slow: false,
-    computes: "Saliency averaged over 25 copies of the image with random noise added.",
-    read: "What saliency finds consistently around the image, without the speckle.",
-    caveats: ["Smoother is not truer: averaging also blurs.", "Noisy copies are images the model never saw."],
-  },
-  {
-    name: "integrated_gradients",
-    title: "Integrated gradients",
-    signed: true,
-    slow: true,
-    computes:
-      "The gradient averaged along a path from a black image to this one (64 steps), times the difference.",
-    read: "Red raised the score on the way from black to the image, blue lowered it; the map adds up to that change.",
-    caveats: [
-      "Relative to its baseline: with black, black pixels get nothing.",
-      "Adding up right does not make the spread right.",
-    ],
-  },
-  {
-    name: "grad_cam",
-    title: "Grad-CAM",
-    signed: false,
-    slow: false,
-    computes:
-      "The last convolution's channels weighted by the score's mean gradient, kept where positive, enlarged to the image.",
-    read: "Warm where the features the class wants more of are found.",
-    caveats: [
-      "Coarse: only as fine as the layer.",
-      "Often lights up the image's border, an effect of padding, not of the object.",
-    ],
-  },
-  {
-    name: "occlusion",
-    title: "Occlusion",
-    signed: true,
-    slow: true,
-    computes: "The drop of the class score when a 4x4 black patch hides each part of the image.",
-    read: "Red where hiding the pixels lowers the score (evidence for), blue where it raises it.",
-    caveats: [
-      "The black patch is itself a shape the model reacts to.",
-      "The patch size sets what it can find.",
-    ],
-  },
-  {
-    name: "edge_detector",
-    title: "Edge detector (control)",
-    signed: false,
-    slow: false,
-    computes: "The image's edges (Sobel filter), computed without the model at all.",
-    read: "Not an explanation: a map that looks like this one may explain the image rather than the model.",
-    caveats: ["It scores well on the pointing game, and never changes in the sanity check."],
-  },
+  guide("saliency", false, false, 2),
+  guide("gradient_x_input", true, false, 2),
+  guide("smoothgrad", false, false, 2),
+  guide("integrated_gradients", true, true, 2),
+  guide("grad_cam", false, false, 2),
+  guide("occlusion", true, true, 2),
+  guide("edge_detector", false, false, 1),
 ];
 
 export function guideOf(name: string): LensGuide | undefined {
