@@ -1,3 +1,4 @@
+import { t } from "../lib/i18n";
 import type {
   Architectures,
   Curves,
@@ -72,7 +73,7 @@ async function send<T>(path: string, init: RequestInit): Promise<T> {
   try {
     response = await fetch(path, init);
   } catch {
-    throw new ApiError(0, "The convscope server cannot be reached. Is it running?");
+    throw new ApiError(0, t("client.unreachable"));
   }
   if (response.status === 204) return undefined as T;
   const text = await response.text();

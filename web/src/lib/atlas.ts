@@ -1,3 +1,4 @@
+import { t } from "./i18n";
 import type { ProbeInfo } from "../api/types";
 import { classColor, hexToRgb } from "./palette";
 
@@ -20,7 +21,7 @@ function loadImage(url: string): Promise<HTMLImageElement> {
     const img = new Image();
     img.decoding = "async";
     img.onload = () => resolve(img);
-    img.onerror = () => reject(new Error(`the probe images (${url}) could not be loaded`));
+    img.onerror = () => reject(new Error(t("atlas.failed", { url })));
     img.src = url;
   });
 }

@@ -1,32 +1,29 @@
 import { t, tOr } from "./i18n";
 import { archLabel } from "./format";
 
-/** A config field as compared between runs: how it is named and shown. */
-interface FieldView {
-  key: string;
-  /** Name in a run's label; empty: the value alone ("sgd", "small_cnn"). */
-  short: string;
-  label: string;
-}
-
-const FIELDS: FieldView[] = [
-  { key: "dataset", short: "", label: "dataset" },
-  { key: "arch", short: "", label: "architecture" },
-  { key: "optimizer", short: "", label: "optimizer" },
-  { key: "learning_rate", short: "lr", label: "learning rate" },
-  { key: "batch_size", short: "batch", label: "batch size" },
-  { key: "epochs", short: "epochs", label: "epochs" },
-  { key: "weight_init", short: "init", label: "weight init" },
-  { key: "dropout", short: "dropout", label: "dropout" },
-  { key: "augment_shift", short: "shift", label: "random shift" },
-  { key: "augment_flip", short: "flips", label: "random flips" },
-  { key: "train_size", short: "train", label: "training images" },
-  { key: "test_size", short: "val", label: "validation images" },
-  { key: "seed", short: "seed", label: "seed" },
-  { key: "probe_size", short: "probe", label: "probe images" },
-  { key: "eval_size", short: "eval", label: "images measured per snapshot" },
-  { key: "snapshots_per_epoch", short: "snapshots/epoch", label: "snapshots per epoch" },
-  { key: "snapshot_fractions", short: "early", label: "early snapshots" },
+/**
+ * The config fields compared between runs, in order. Each is named in the catalogues
+ * (`configDiff.label.<key>`) and, in a run's short label, by `configDiff.short.<key>`;
+ * fields without a short name show their value alone ("sgd", "small_cnn").
+ */
+const FIELDS: { key: string; short: boolean }[] = [
+  { key: "dataset", short: false },
+  { key: "arch", short: false },
+  { key: "optimizer", short: false },
+  { key: "learning_rate", short: true },
+  { key: "batch_size", short: true },
+  { key: "epochs", short: true },
+  { key: "weight_init", short: true },
+  { key: "dropout", short: true },
+  { key: "augment_shift", short: true },
+  { key: "augment_flip", short: true },
+  { key: "train_size", short: true },
+  { key: "test_size", short: true },
+  { key: "seed", short: true },
+  { key: "probe_size", short: true },
+  { key: "eval_size", short: true },
+  { key: "snapshots_per_epoch", short: true },
+  { key: "snapshot_fractions", short: true },
 ];
 
 /** A custom architecture in a few words: its blocks with their main setting. */
@@ -64,8 +61,8 @@ export function configDiff(configs: object[], maxInLabel = 3): ConfigDiff {
   });
   const rows = FIELDS.map((field) => ({
     key: field.key,
-    label: tOr(`configDiff.label.${field.key}`, field.label),
-    short: field.short && tOr(`configDiff.short.${field.key}`, field.short),
+    label: tOr(`configDiff.label.${field.key}`, field.key),
+    short: field.short ? tOr(`configDiff.short.${field.key}`, field.key) : "",
     values: records.map((r) => show(field.key, r[field.key])),
   })).filter((row) => new Set(row.values).size > 1);
   const labels = records.map(

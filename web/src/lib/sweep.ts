@@ -3,16 +3,17 @@ import type { SweepRun } from "../api/types";
 import { fmtNumber, fmtPercent } from "./format";
 import { t, tOr } from "./i18n";
 
-/** The fields a sweep may vary, how the playground offers them, and values to start from. */
+/** The fields a sweep may vary, how their values are typed, and values to start from; their
+ * names are in the catalogues (`sweepField.<name>`). */
 export const SWEEP_FIELDS = {
-  learning_rate: { label: "Learning rate", kind: "number", suggest: "0.0003, 0.001, 0.003, 0.01" },
-  batch_size: { label: "Batch size", kind: "integer", suggest: "16, 32, 64, 128" },
-  arch: { label: "Architecture", kind: "text", suggest: "mlp, lenet5, small_cnn" },
-  dropout: { label: "Dropout", kind: "number", suggest: "0, 0.25, 0.5" },
-  augment_shift: { label: "Random shift", kind: "number", suggest: "0, 0.1, 0.2" },
-  augment_flip: { label: "Random flips", kind: "bool", suggest: "false, true" },
-  seed: { label: "Seed", kind: "integer", suggest: "0, 1, 2, 3" },
-  optimizer: { label: "Optimizer", kind: "text", suggest: "adam, sgd, rmsprop" },
+  learning_rate: { kind: "number", suggest: "0.0003, 0.001, 0.003, 0.01" },
+  batch_size: { kind: "integer", suggest: "16, 32, 64, 128" },
+  arch: { kind: "text", suggest: "mlp, lenet5, small_cnn" },
+  dropout: { kind: "number", suggest: "0, 0.25, 0.5" },
+  augment_shift: { kind: "number", suggest: "0, 0.1, 0.2" },
+  augment_flip: { kind: "bool", suggest: "false, true" },
+  seed: { kind: "integer", suggest: "0, 1, 2, 3" },
+  optimizer: { kind: "text", suggest: "adam, sgd, rmsprop" },
 } as const;
 
 export type SweepField = keyof typeof SWEEP_FIELDS;
@@ -20,7 +21,7 @@ export const SWEEP_FIELD_NAMES = Object.keys(SWEEP_FIELDS) as SweepField[];
 
 /** A varied field's name as a learner reads it, in the page's language. */
 export function fieldLabel(field: string): string {
-  return field in SWEEP_FIELDS ? tOr(`sweepField.${field}`, SWEEP_FIELDS[field as SweepField].label) : field;
+  return tOr(`sweepField.${field}`, field);
 }
 
 /** Parses "0.001, 0.01" into the values of one field, or says what is wrong. */
