@@ -109,7 +109,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture
 def page(browser: Browser, server: str, request: pytest.FixtureRequest) -> Iterator[Page]:
     """A fresh page; its screenshot goes to test-artifacts/ when the test fails."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=server)
+    # An English browser, whatever the machine's language: the app follows the browser's.
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, base_url=server, locale="en-US"
+    )
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors: list[str] = []

@@ -42,8 +42,9 @@ def test_vary_a_field_then_compare_the_runs(page: Page, api: Api) -> None:
     page.screenshot(path=str(ARTIFACTS / "sweep-launcher.png"))
     start.click()
 
-    expect(page).to_have_url(re.compile(r"#/sweeps/[0-9a-f]{12}$"))
-    sweep_id = page.url.rsplit("/", 1)[1]
+    # Every address carries the page's language (`?lang=en`), so a link opens in it.
+    expect(page).to_have_url(re.compile(r"#/sweeps/[0-9a-f]{12}\?lang=en$"))
+    sweep_id = re.findall(r"#/sweeps/([0-9a-f]{12})", page.url)[0]
     view = page.get_by_test_id("sweep-view")
     expect(view.get_by_test_id("sweep-counts")).to_contain_text("of 3")
     sweep = api.request("GET", f"/api/sweeps/{sweep_id}")
@@ -81,10 +82,10 @@ def test_vary_a_field_then_compare_the_runs(page: Page, api: Api) -> None:
     # One click on a point opens that run's training view.
     point = view.get_by_test_id("field-scatter").locator(f'circle[data-run="{best}"]')
     point.click()
-    expect(page).to_have_url(re.compile(rf"#/runs/{best}$"))
+    expect(page).to_have_url(re.compile(rf"#/runs/{best}\?lang=en$"))
     expect(page.get_by_test_id("nav-runs")).to_have_class(re.compile("active"))
 
     page.goto("/#/sweeps")
     expect(page.get_by_test_id("sweeps-list")).to_contain_text("learning rate sweep")
     page.get_by_role("link", name="learning rate sweep").first.click()
-    expect(page).to_have_url(re.compile(rf"#/sweeps/{sweep_id}$"))
+    expect(page).to_have_url(re.compile(rf"#/sweeps/{sweep_id}\?lang=en$"))

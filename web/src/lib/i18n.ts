@@ -77,7 +77,7 @@ export function setupI18n(): void {
 }
 
 function applyLocale(value: string): void {
-  document.documentElement.lang = value === PSEUDO_LOCALE ? "en" : value;
+  document.documentElement.lang = value;
   setHashLang(value);
 }
 

@@ -1,3 +1,4 @@
+import { intlLocale } from "./i18n";
 /**
  * Reading the layers lenses' results: the network's rows, one layer's feature maps as
  * planes, value ranges for shared or per-channel colour scales, and a requester that keeps
@@ -101,10 +102,12 @@ export function latestOnly<A>(run: (arg: A) => Promise<void>): (arg: A) => void 
   };
 }
 
-/** Human count: 1,234 or 1.2M. */
+/** Human count in the page's language: 1,234 or 1.2M (1 234 or 1,2 M in French). */
 export function fmtCount(n: number): string {
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-  return n.toLocaleString("en");
+  return new Intl.NumberFormat(
+    intlLocale(),
+    n >= 1e6 ? { notation: "compact", maximumFractionDigits: 1 } : {},
+  ).format(n);
 }
 
 /** A layer's output shape as text: 28×28×16, or 64. */
