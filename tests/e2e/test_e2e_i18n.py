@@ -42,7 +42,9 @@ WALK = """
     (el.hasAttribute("lang") && el.getAttribute("lang") !== pageLang) ||
     ["SCRIPT", "STYLE", "NOSCRIPT", "TIME"].includes(el.tagName);
   const skipped = (el) => {
-    for (let e = el; e && e !== document.documentElement; e = e.parentElement) if (left(e)) return true;
+    for (let e = el; e && e !== document.documentElement; e = e.parentElement) {
+      if (left(e)) return true;
+    }
     return false;
   };
   const textOf = (el) => {
@@ -77,7 +79,9 @@ WALK = """
   }
   // SVG titles are tooltips too.
   for (const el of document.body.querySelectorAll("title")) {
-    if (!skipped(el) && /\\p{L}/u.test(el.textContent)) attributes.push({ name: "svg title", value: el.textContent });
+    if (!skipped(el) && /\\p{L}/u.test(el.textContent)) {
+      attributes.push({ name: "svg title", value: el.textContent });
+    }
   }
   return { lang: pageLang, texts, attributes };
 }
