@@ -4,10 +4,10 @@ Starts ``convscope serve`` with a temporary store, trains the default experiment
 (small_cnn) and an ``mlp`` beside it, and a learning-rate sweep on ``digits``, and saves
 PNGs of the playground, the training view, the runs list, the comparison and the sweep in
 ``docs/screenshots/``; then trains small_cnn on ``shapes`` and saves the Explain view on
-both datasets. Needs Fashion-MNIST installed
-(Debian's ``dataset-fashion-mnist``) and the built web app.
+both datasets; then the playground and the four views of a run in French (``*-fr.png``).
+Needs Fashion-MNIST installed (Debian's ``dataset-fashion-mnist``) and the built web app.
 
-    python scripts/take_screenshots.py [--only explain|depth]
+    python scripts/take_screenshots.py [--only explain|depth|french]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -136,7 +136,9 @@ def depth_screenshots(page: Page, base: str, run_id: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["explain", "depth"], help="take only these screenshots")
+    parser.add_argument(
+        "--only", choices=["explain", "depth", "french"], help="take only these screenshots"
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as store, running_server(store) as base:
@@ -148,7 +150,7 @@ def main() -> None:
         mlp = "" if only else post_run(base, {**common, "arch": "mlp", "name": "mlp"})
         shapes = (
             ""
-            if only == "depth"
+            if only in {"depth", "french"}
             else post_run(base, {"dataset": "shapes", "epochs": 5, "name": "shapes"})
         )
         sweep = ""
@@ -169,11 +171,14 @@ def main() -> None:
             wait_sweep(base, sweep)
         with sync_playwright() as playwright:
             browser = launch(playwright)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            # The app speaks the browser's language: English here, French below.
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
             if only == "explain":
                 explain_screenshots(page, base, cnn, shapes)
             if only == "depth":
                 depth_screenshots(page, base, cnn)
+            if only == "french":
+                french_screenshots(browser, base, cnn)
             if only:
                 browser.close()
                 return
@@ -220,10 +225,39 @@ def main() -> None:
             page.screenshot(path=OUT / "sweep.png", full_page=True)
             explain_screenshots(page, base, cnn, shapes)
             depth_screenshots(page, base, cnn)
-            shoot_layers(browser.new_page(viewport={"width": 1280, "height": 900}), base, cnn)
+            shoot_layers(
+                browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US"), base, cnn
+            )
+            french_screenshots(browser, base, cnn)
             browser.close()
     for path in sorted(OUT.glob("*.png")):
         print(path.relative_to(ROOT))
+
+
+def french_screenshots(browser: Browser, base: str, run_id: str) -> None:
+    """The playground and the four views of a run in a French browser, as `<view>-fr.png`."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page.goto(f"{base}/#/")
+    page.get_by_test_id("train-button").wait_for()
+    page.screenshot(path=OUT / "playground-fr.png")
+    page.goto(f"{base}/#/runs/{run_id}")
+    page.wait_for_function("() => window.__convscopeFrames > 0")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=OUT / "training-fr.png")
+    page.goto(f"{base}/#/runs/{run_id}/layers?image=probe:11")
+    page.get_by_test_id("prediction").wait_for(timeout=120_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=OUT / "layers-fr.png")
+    page.set_viewport_size({"width": 1280, "height": 1000})
+    page.goto(f"{base}/#/runs/{run_id}/explain?image=probe:11")
+    page.get_by_test_id("lens-figures-occlusion").locator("table").wait_for(timeout=120_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=OUT / "explain-fr.png")
+    page.goto(f"{base}/#/runs/{run_id}/depth?layer=conv2")
+    page.get_by_test_id("depth-map").wait_for(timeout=300_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=OUT / "depth-fr.png")
+    page.close()
 
 
 def shoot_layers(page: Page, base: str, run_id: str) -> None:
