@@ -11,11 +11,14 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
+import keras
 import numpy as np
 import pytest
 from server_helpers import LiveServer, TestClient, live_server, wait_for
+from upload_files import LAMBDA_CONFIG, keras_bytes
 
 from convscope.config import Settings
 from convscope.inspection.ray_inspection import RayInspection
@@ -234,3 +237,36 @@ def test_a_lens_past_its_time_limit_stops_the_actor_and_the_next_answers(
     assert drawing_lens(server, trained_run.run_id, 5).status_code == 200
     [after] = actor_pids(server)
     assert after != before
+
+
+def test_a_model_file_is_checked_and_opened_by_the_ray_actor(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    assert server.app.state.inspection.kind == "ray"
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(3, name="scores"),
+        ]
+    )
+    model.save(tmp_path / "mine.keras")
+    data = (tmp_path / "mine.keras").read_bytes()
+    response = server.client.post(
+        "/api/models", files={"file": ("mine.keras", data)}, data={"pixel_scale": str(1 / 255)}
+    )
+    assert response.status_code == 201, response.text
+    run_id = response.json()["id"]
+    body = server.client.post(
+        f"/api/runs/{run_id}/lenses/activations", json={"image": {"pixels": DRAWING.tolist()}}
+    ).json()
+    expected = np.asarray(model(DRAWING[None, :, :, None] / 255))
+    np.testing.assert_allclose(decode_array(body["arrays"]["scores"]), expected, rtol=1e-5)
+
+    hostile = server.client.post(
+        "/api/models", files={"file": ("lambda.keras", keras_bytes(LAMBDA_CONFIG))}
+    )
+    assert hostile.status_code == 422
+    assert "Lambda" in hostile.json()["detail"][0]["msg"]
