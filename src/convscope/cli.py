@@ -132,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--executor",
         choices=["local", "ray"],
-        help="where runs train: local worker processes (default) or a Ray cluster",
+        help="where runs train and lenses run: local worker processes (default) or a Ray cluster",
     )
     serve.add_argument(
         "--ray-address",

@@ -55,6 +55,7 @@ def run_sweep(args: argparse.Namespace, store: Store) -> int:
         workers=max(1, args.workers),
         executor=args.executor,
         ray_address=args.ray_address,
+        inspection_workers=0,  # nothing to inspect here: no CPU kept for it on Ray
     )
     interrupted = _train(store, sweep, settings, quiet=args.json)
     _report(store, sweep.id, args.json)
