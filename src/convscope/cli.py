@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from convscope.config_file import read_fields
 from convscope.errors import ConvscopeError, InvalidInput
 
 EXIT_USAGE = 2
@@ -131,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--executor",
         choices=["local", "ray"],
-        help="where runs train: local worker processes (default) or a Ray cluster",
+        help="where runs train and lenses run: local worker processes (default) or a Ray cluster",
     )
     serve.add_argument(
         "--ray-address",
@@ -208,37 +209,11 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_config_file(path: str, field: str = "config") -> dict[str, Any]:
-    """Read RunConfig fields (or a sweep's) from a TOML or JSON file.
-
-    Args:
-        path: The file; ``.toml`` is read as TOML, anything else as JSON.
-        field: The option that named the file, for error messages.
-    """
-    file = Path(path)
-    try:
-        text = file.read_text()
-    except OSError as error:
-        raise InvalidInput(field, f"cannot read {path}: {error.strerror}") from error
-    try:
-        if file.suffix == ".toml":
-            import tomllib
-
-            return tomllib.loads(text)
-        data = json.loads(text)
-    except ValueError as error:
-        kind = "TOML" if file.suffix == ".toml" else "JSON"
-        raise InvalidInput(field, f"{path} is not valid {kind}: {error}") from error
-    if not isinstance(data, dict):
-        raise InvalidInput(field, f"{path} must hold an object of fields")
-    return data
-
-
 def build_config(args: argparse.Namespace) -> Any:
     """The RunConfig of ``convscope train``: a config file, overridden by flags."""
     from convscope.training.config import RunConfig
 
-    fields = load_config_file(args.config) if args.config else {}
+    fields = read_fields(args.config) if args.config else {}
     for flag, field in _TRAIN_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:

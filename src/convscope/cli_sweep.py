@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from convscope.config import Settings
+from convscope.config_file import read_fields
 from convscope.errors import ConvscopeError
 from convscope.store import Store, SweepRecord
 
@@ -31,11 +32,10 @@ def run_sweep(args: argparse.Namespace, store: Store) -> int:
         The exit code: 0, or 130 after Ctrl-C (running runs interrupted, queued ones
         cancelled, finished snapshots kept).
     """
-    from convscope.cli import load_config_file
     from convscope.training.config import check_against_data
     from convscope.training.sweep import SweepSpec, run_configs
 
-    spec = SweepSpec.model_validate(load_config_file(args.file, "file"))
+    spec = SweepSpec.model_validate(read_fields(args.file, "file"))
     configs, _ = run_configs(spec)
     info = check_against_data(configs[0], args.data_dir)
     sweep = store.create_sweep(
@@ -55,6 +55,7 @@ def run_sweep(args: argparse.Namespace, store: Store) -> int:
         workers=max(1, args.workers),
         executor=args.executor,
         ray_address=args.ray_address,
+        inspection_workers=0,  # nothing to inspect here: no CPU kept for it on Ray
     )
     interrupted = _train(store, sweep, settings, quiet=args.json)
     _report(store, sweep.id, args.json)

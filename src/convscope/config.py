@@ -65,7 +65,8 @@ class Settings:
             of a local Ray instance).
         executor: Where runs train: "local" (spawned worker processes) or "ray".
         ray_address: The Ray cluster to submit to; None starts a local Ray instance.
-        inspection_workers: Processes that run lenses (warm, separate from training).
+        inspection_workers: Processes that run lenses (warm, separate from training;
+            Ray actors with the Ray executor).
         lens_timeout_s: Longest a lens may run before its worker is replaced.
         inspection_start_timeout_s: Longest wait for an inspection worker to load Keras.
         max_upload_bytes: Largest accepted upload (a ``multipart/form-data`` body).

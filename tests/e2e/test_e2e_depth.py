@@ -20,6 +20,7 @@ def trained(api, **config) -> str:
         epochs=2,
         probe_size=200,
         snapshot_fractions=[0.5],
+        snapshots_per_epoch=1,
         **config,
     )
     api.wait_until(run["id"], {"done"})

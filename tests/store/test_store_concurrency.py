@@ -69,10 +69,10 @@ def test_parallel_writer_processes_lose_nothing(store: Store) -> None:
                     for w in range(WRITERS)
                 ]
                 start.set()
-                run_ids = [result.get(timeout=120) for result in pending]
+                run_ids = [result.get(timeout=300) for result in pending]
     finally:
         writers_done.set()
-        reader.join(timeout=60)
+        reader.join(timeout=180)
 
     assert len(set(run_ids)) == WRITERS
     for writer, run_id in enumerate(run_ids):

@@ -70,7 +70,7 @@ def test_processes_never_claim_the_same_run(store: Store) -> None:
                 for w in range(2)
             ]
             start.set()
-            claims = [result.get(timeout=60) for result in pending]
+            claims = [result.get(timeout=240) for result in pending]
     _assert_each_run_claimed_once(store, ids, claims)
 
 

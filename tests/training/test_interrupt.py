@@ -44,7 +44,7 @@ def test_ctrl_c_mid_training_marks_the_run_interrupted_and_keeps_snapshots(tmp_p
             assert time.monotonic() < deadline, "no 5 snapshots within 180 s"
             time.sleep(0.3)
         process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
+        stdout, stderr = process.communicate(timeout=180)
     finally:
         if process.poll() is None:
             process.kill()

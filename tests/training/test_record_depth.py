@@ -26,6 +26,7 @@ def depth_run(tmp_path_factory):
         probe_size=60,
         epochs=2,
         snapshot_fractions=[0.5],
+        snapshots_per_epoch=1,
         record_depth=True,
     )
     run = create_run(store, config, source="cli")
@@ -82,6 +83,7 @@ def test_a_measure_that_fails_does_not_stop_training(tmp_path) -> None:
             (x, y),
             record_depth=True,
             snapshot_fractions=(),
+            snapshots_per_epoch=1,
             on_event=lambda kind, payload: events.append((kind, payload)),
         )
         model.fit(x, y, epochs=2, callbacks=[recorder], verbose=0)

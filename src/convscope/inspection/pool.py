@@ -1,9 +1,10 @@
 """The server's side of the inspection workers: start them, send requests, survive them.
 
 The pool keeps ``count`` spawned worker processes (see :mod:`convscope.inspection.worker`),
-each behind a pipe. :meth:`InspectionPool.run` takes an idle worker, sends it a request and
-waits for the answer, in the calling thread (the server calls it from a thread, never from
-the event loop). A worker that dies, or takes longer than the time limit, is killed and
+each behind a pipe; it is the default :class:`~convscope.inspection.inspector.Inspector`.
+:meth:`InspectionPool.run` takes an idle worker, sends it a request and waits for the
+answer, in the calling thread (the server calls it from a thread, never from the event
+loop). A worker that dies, or takes longer than the time limit, is killed and
 replaced: a request whose worker ended before answering is tried once more on a fresh
 one; a request that ran too long (or stopped two workers) fails with a message that says
 so, and the next request gets a fresh worker.
@@ -22,15 +23,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from convscope.config import Settings
-from convscope.inspection.requests import (
-    InspectionUnavailable,
-    LensFailed,
-    LensFailure,
-    LensReply,
-    LensRequest,
-    ModelFacts,
-    ModelFileRequest,
-)
+from convscope.inspection.inspector import Inspector
+from convscope.inspection.requests import InspectionUnavailable, LensFailed, LensFailure
 from convscope.inspection.worker import inspection_main
 
 logger = logging.getLogger(__name__)
@@ -48,7 +42,7 @@ class _Slot:
     ready: bool = False
 
 
-class InspectionPool:
+class InspectionPool(Inspector):
     """Warm worker processes that run lenses.
 
     Args:
@@ -56,6 +50,8 @@ class InspectionPool:
             bounds one request, ``settings.inspection_start_timeout_s`` a worker's start.
         count: How many workers (requests beyond that wait for one to be free).
     """
+
+    kind = "local"
 
     def __init__(self, settings: Settings, count: int = 1) -> None:
         self.settings = settings
@@ -98,30 +94,6 @@ class InspectionPool:
         finally:
             for slot in taken:
                 self._release(slot)
-
-    def run(self, request: LensRequest) -> LensReply:
-        """Send ``request`` to a free worker and return its reply.
-
-        Raises:
-            InvalidInput, NotFound, UnsafeModel: The lens refused the request.
-            LensFailed: The lens failed, or ran past ``settings.lens_timeout_s`` (its worker
-                is then replaced).
-            InspectionUnavailable: The pool is stopped, or no worker started in time.
-        """
-        reply = self._ask(request, f"lens {request.lens!r}")
-        assert isinstance(reply, LensReply)
-        return reply
-
-    def read_model_file(self, request: ModelFileRequest) -> ModelFacts:
-        """Have a worker check a user's ``.keras`` file and read what it holds.
-
-        Raises:
-            UnsafeModel: The file is refused; InvalidInput: it is not an image classifier.
-            LensFailed, InspectionUnavailable: As for :meth:`run`.
-        """
-        facts = self._ask(request, "model import")
-        assert isinstance(facts, ModelFacts)
-        return facts
 
     def _ask(self, request: object, what: str) -> object:
         if self._stopped:

@@ -6,13 +6,16 @@ inspection work.
 
 from __future__ import annotations
 
+import sys
+import traceback
 from typing import Any
 
 import numpy as np
 
 from convscope import lenses
-from convscope.errors import InvalidInput, NotFound, UnsafeModel
+from convscope.errors import ConvscopeError, InvalidInput, NotFound, UnsafeModel
 from convscope.inspection.requests import (
+    LensFailure,
     LensReply,
     LensRequest,
     ModelFacts,
@@ -101,6 +104,21 @@ def answer(models: RunModels, request: object) -> LensReply | ModelFacts:
     if isinstance(request, LensRequest):
         return run_lens_request(models, request)
     raise InvalidInput("request", f"unknown request {type(request).__name__}")
+
+
+def reply_to(models: RunModels, request: object) -> tuple[str, object]:
+    """What a worker sends back for ``request``: ``("ok", answer)`` or ``("error", failure)``.
+
+    A deliberate refusal (a :class:`~convscope.errors.ConvscopeError`: bad input, unknown
+    run) travels as data; any other error too, with its traceback printed in the worker's
+    log, so that the worker lives on.
+    """
+    try:
+        return "ok", answer(models, request)
+    except Exception as error:
+        if not isinstance(error, ConvscopeError):
+            traceback.print_exc(file=sys.stderr)
+        return "error", LensFailure.from_exception(error)
 
 
 def read_model_file(request: ModelFileRequest) -> ModelFacts:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
-import traceback
 from multiprocessing.connection import Connection
 
 from convscope.config import Settings
@@ -38,9 +36,8 @@ def inspection_main(settings: Settings, connection: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
     with native_stderr_silenced():
-        from convscope.inspection.requests import LensFailure
         from convscope.inspection.run_models import RunModels
-        from convscope.inspection.service import answer
+        from convscope.inspection.service import reply_to
         from convscope.training.jobs import open_store
 
     models = RunModels(open_store(settings))
@@ -55,21 +52,6 @@ def inspection_main(settings: Settings, connection: Connection) -> None:
         if request is None:
             return
         try:
-            reply: tuple[str, object] = ("ok", answer(models, request))
-        except Exception as error:
-            if not isinstance(error, _DELIBERATE):
-                traceback.print_exc(file=sys.stderr)
-            reply = ("error", LensFailure.from_exception(error))
-        try:
-            connection.send(reply)
+            connection.send(reply_to(models, request))
         except (BrokenPipeError, OSError):
             return
-
-
-def _deliberate() -> tuple[type[BaseException], ...]:
-    from convscope.errors import ConvscopeError
-
-    return (ConvscopeError,)
-
-
-_DELIBERATE = _deliberate()

@@ -24,7 +24,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 import convscope
 from convscope.config import Settings, is_loopback
 from convscope.datasets.uploaded import use_directory
-from convscope.inspection.pool import InspectionPool
+from convscope.inspection.inspector import make_inspector
 from convscope.server.cache import LRUCache
 from convscope.server.errors import add_exception_handlers
 from convscope.server.events import EventHub
@@ -119,7 +119,8 @@ def create_app(
         static_dir: The built web app; default: the package's ``server/static``.
         trainer: The function the workers train with, as ``module:function`` (the real
             trainer unless a test or an embedding application substitutes its own).
-        ray_init_options: More keyword arguments for ``ray.init`` (``executor="ray"``).
+        ray_init_options: More keyword arguments for ``ray.init`` (``executor="ray"``: runs
+            train as Ray tasks, lenses run in Ray actors).
 
     Returns:
         The app. Its lifespan marks orphaned runs interrupted, compacts the events of
@@ -150,8 +151,10 @@ def create_app(
         stopper = EarlyStopper(store, executor.cancel if executor is not None else None)
         stopper.start()
         inspection = None
-        if start_workers and settings.inspection_workers > 0:
-            inspection = InspectionPool(settings, settings.inspection_workers)
+        if start_workers:
+            # Local worker processes, or Ray actors with the Ray executor.
+            inspection = make_inspector(settings, ray_init_options=ray_init_options)
+        if inspection is not None:
             await anyio.to_thread.run_sync(inspection.start)
         app.state.inspection = inspection
         try:

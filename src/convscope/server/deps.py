@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from convscope.config import Settings
-from convscope.inspection.pool import InspectionPool
+from convscope.inspection.inspector import Inspector
 from convscope.server.cache import LRUCache
 from convscope.server.events import EventHub
 from convscope.store import Store
@@ -39,8 +39,8 @@ async def get_executor(request: Request) -> Executor | None:
     return request.app.state.executor
 
 
-async def get_inspection(request: Request) -> InspectionPool | None:
-    """The app's inspection workers, or None when the app runs without them."""
+async def get_inspection(request: Request) -> Inspector | None:
+    """The app's inspection workers (local processes or Ray actors), or None without them."""
     return request.app.state.inspection
 
 
@@ -54,4 +54,4 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 HubDep = Annotated[EventHub, Depends(get_hub)]
 ExecutorDep = Annotated[Executor | None, Depends(get_executor)]
 CacheDep = Annotated[LRUCache, Depends(get_cache)]
-InspectionDep = Annotated[InspectionPool | None, Depends(get_inspection)]
+InspectionDep = Annotated[Inspector | None, Depends(get_inspection)]

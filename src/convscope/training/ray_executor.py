@@ -19,6 +19,7 @@ Ray is imported only when the executor starts; the server imports this module wi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -28,6 +29,7 @@ from typing import Any
 
 from convscope.config import Settings
 from convscope.errors import ConvscopeError, StoreError
+from convscope.ray_cluster import connect, reserved_for_inspection
 from convscope.store import RunRecord, Store
 from convscope.training.executor import ONE_CPU, Executor, Resources
 from convscope.training.jobs import (
@@ -106,7 +108,8 @@ class RayExecutor(Executor):
 
     Args:
         settings: Where the store is; ``settings.workers`` sets the CPUs of a local Ray
-            instance (one run per CPU), when no address is given.
+            instance (one run per CPU, plus one per inspection actor), when no address is
+            given.
         store: The server's store.
         address: A Ray cluster's address (``ray://host:10001`` or ``host:6379``); None
             starts a local Ray instance.
@@ -146,24 +149,14 @@ class RayExecutor(Executor):
 
     def start(self) -> None:
         """Connect to the cluster (or start a local one) and start dispatching."""
-        import ray
-
+        settings = dataclasses.replace(self.settings, ray_address=self.address)
+        ray, self._owns_ray = connect(settings, self.init_options, cpus_per_run=self.cpus_per_run)
         self._ray = ray
-        options: dict[str, Any] = {
-            "include_dashboard": False,
-            "logging_level": logging.WARNING,
-            **self.init_options,
-        }
-        if self.address:
-            options["address"] = self.address
-        else:
-            options.setdefault("num_cpus", max(1, self.settings.workers) * self.cpus_per_run)
-        if not ray.is_initialized():
-            ray.init(**options)
-            self._owns_ray = True
         cluster = ray.cluster_resources()
         self._resources = run_resources(cluster, self.cpus_per_run)
-        self._slots = int(cluster.get("CPU", 0) // self.cpus_per_run)
+        # The inspection actors hold their CPUs for as long as the server runs.
+        free = cluster.get("CPU", 0) - reserved_for_inspection(self.settings)
+        self._slots = max(0, int(free // self.cpus_per_run))
         self._train_remote = ray.remote(train_task).options(
             num_cpus=self._resources.cpus,
             num_gpus=self._resources.gpus,

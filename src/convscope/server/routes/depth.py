@@ -32,7 +32,7 @@ from convscope.depth.recording import (
     write_record,
 )
 from convscope.depth.reduction import RULE
-from convscope.inspection.pool import InspectionPool
+from convscope.inspection.inspector import Inspector
 from convscope.inspection.requests import InspectionUnavailable, LensReply, LensRequest
 from convscope.server.deps import InspectionDep, StoreDep
 from convscope.server.encoding import encode_array, finite_or_none
@@ -65,7 +65,7 @@ def _gather(
     snapshots: list[SnapshotRecord],
     read: Callable[[int], Value | None],
     compute: Callable[[int], Value],
-    inspection: InspectionPool | None,
+    inspection: Inspector | None,
     skip: frozenset[int] | set[int] = frozenset(),
 ) -> tuple[dict[int, Value], list[int], list[int]]:
     """Stored values, plus missing ones (but those in ``skip``) computed within the budget.
@@ -96,7 +96,7 @@ def _gather(
 
 
 def _lens(
-    inspection: InspectionPool | None, run_id: str, lens: str, index: int, params: dict[str, Any]
+    inspection: Inspector | None, run_id: str, lens: str, index: int, params: dict[str, Any]
 ) -> LensReply:
     assert inspection is not None
     return inspection.run(LensRequest(run_id, lens, (index,), None, "predicted", params))
