@@ -24,6 +24,15 @@ export function fmtDecimal(v: number, digits: number): string {
   return new Intl.NumberFormat(intlLocale(), { maximumFractionDigits: digits, useGrouping: false }).format(v);
 }
 
+/** A number with exactly `digits` decimals, in the page's language ("1.00", "1,00"). */
+export function fmtFixed(v: number, digits: number): string {
+  return new Intl.NumberFormat(intlLocale(), {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+    useGrouping: false,
+  }).format(v);
+}
+
 export function fmtEpoch(epoch: number): string {
   return fmtDecimal(epoch, 3);
 }
