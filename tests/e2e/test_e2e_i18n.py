@@ -28,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "web" / "src" / "locales"
 ARTIFACTS = ROOT / "test-artifacts"
 QUICK = {"dataset": "digits", "train_size": 300, "probe_size": 60, "epochs": 1}
+# Lenses run in the inspection worker, one request after another: on a busy machine a view
+# may take a while to fill in.
+WAIT = 60_000
 
 # Every piece of text of the page, as the learner sees it, grouped by the block it sits in
 # (a paragraph with bold words in it is one piece), and the attributes a reader meets. Left
@@ -153,19 +156,21 @@ def visit(page: Page, name: str, address: str, ready: list[str], lang: str | Non
     click, and reads its text."""
     page.goto(address if lang is None else f"{address}{'&' if '?' in address else '?'}lang={lang}")
     for testid in ready:
-        expect(page.get_by_test_id(testid).first).to_be_visible()
+        expect(page.get_by_test_id(testid).first).to_be_visible(timeout=WAIT)
     if name == "training":
         page.get_by_test_id("hardest-list").get_by_test_id("grid-image").first.click()
-        expect(page.get_by_test_id("timeline-summary")).to_be_visible()
+        expect(page.get_by_test_id("timeline-summary")).to_be_visible(timeout=WAIT)
         page.get_by_test_id("cm-cell-0-0").click()
-        expect(page.get_by_test_id("cell-image-grid")).to_be_visible()
+        expect(page.get_by_test_id("cell-image-grid")).to_be_visible(timeout=WAIT)
     if name == "layers":
         page.get_by_test_id("layer-health").scroll_into_view_if_needed()
-        expect(page.get_by_test_id("layer-health-charts")).to_be_visible()
+        expect(page.get_by_test_id("layer-health-charts")).to_be_visible(timeout=WAIT)
         page.get_by_test_id("unit-readout").first.scroll_into_view_if_needed()
     if name == "explain":
-        expect(page.get_by_test_id("lens-figures-occlusion").locator("table")).to_be_visible()
-        expect(page.get_by_test_id("strip-map").first).to_be_visible()
+        expect(page.get_by_test_id("lens-figures-occlusion").locator("table")).to_be_visible(
+            timeout=WAIT
+        )
+        expect(page.get_by_test_id("strip-map").first).to_be_visible(timeout=WAIT)
     if name == "depth":
         page.get_by_test_id("multiple-1-0").click()
         page.get_by_test_id("depth-map").scroll_into_view_if_needed()
