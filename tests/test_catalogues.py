@@ -122,6 +122,21 @@ def test_same_in_french_names_only_keys_that_exist() -> None:
     assert all(texts["en"][key] == texts["fr"][key] for key in SAME_IN_FRENCH)
 
 
+def test_every_message_is_used() -> None:
+    """Each key is named in the web app's code, whole or by the prefix of a key built from data
+    (`status.${status}`): a message nothing shows is one to remove."""
+    code = "\n".join(
+        path.read_text() for path in (WEB / "src").rglob("*") if path.suffix in {".ts", ".svelte"}
+    )
+    prefixes = set(re.findall(r"`([\w.]+)\.\$\{", code))
+    unused = [
+        key
+        for key in json.loads((LOCALES / f"{SOURCE}.json").read_text())
+        if f'"{key}"' not in code and not any(key.startswith(f"{prefix}.") for prefix in prefixes)
+    ]
+    assert unused == []
+
+
 @pytest.mark.parametrize(
     ("french", "expected"),
     [
