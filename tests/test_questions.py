@@ -129,6 +129,18 @@ def test_the_decision_layer_is_the_first_near_the_networks_accuracy() -> None:
     assert fact.key == "decide.layer"
     assert fact.values["layer"] == "conv2" and fact.values["position"] == 2
     assert fact.link == {"tab": "depth", "layer": "conv2"}
+    repeated = q.decision_layer(
+        ["input", "rescale", "conv1", "conv2"],
+        [0.4, 0.4, 0.9, 0.93],
+        network_accuracy=0.92,
+        same_as={"rescale": "input"},
+    )
+    assert repeated.values["layer"] == "conv1" and repeated.values["position"] == 2
+    at_input = q.decision_layer(
+        ["input", "rescale", "conv1"], [0.85, 0.85, 0.9], 0.92, same_as={"rescale": "input"}
+    )
+    assert at_input.key == "decide.at_input"
+    assert at_input.values["input"] == 0.85 and at_input.values["layer"] == "conv1"
     never = q.decision_layer(layers, [0.4, 0.5, 0.6, 0.7], network_accuracy=0.95)
     assert never.key == "decide.never" and never.values["best_layer"] == "dense1"
 

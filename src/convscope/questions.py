@@ -10,7 +10,7 @@ a fact that says what to open to compute it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -436,18 +436,24 @@ def decision_layer(
     network_accuracy: float,
     *,
     snapshot: int | None = None,
+    same_as: Mapping[str, str] | None = None,
 ) -> Fact:
     """The first layer whose linear probe reaches 90% of the network's own accuracy.
+
+    Layers whose features repeat an earlier row's (a rescaling of the input, a flatten, a
+    dropout) are skipped: they cannot be where anything is decided.
 
     Args:
         layers: Layer names in order, ``"input"`` (the raw pixels) first.
         probe_accuracy: Each layer's probe accuracy, in the same order.
         network_accuracy: The network's own accuracy on the same images.
         snapshot: The snapshot measured, for the link and the sentence.
+        same_as: Rows that repeat an earlier row, with that row.
 
     Returns:
         ``decide.layer`` (the layer, its position, its accuracy, the input's and the
-        network's), or ``decide.never`` when no layer gets there.
+        network's); ``decide.at_input`` when the raw pixels already get there (with the
+        first layer's figures); or ``decide.never`` when no layer gets there.
     """
     accuracy = np.asarray(probe_accuracy, dtype=np.float64)
     goal = DECISION_SHARE * network_accuracy
@@ -459,7 +465,21 @@ def decision_layer(
         "snapshot": snapshot,
     }
     at_snapshot = {} if snapshot is None else {"snapshot": snapshot}
-    reached = [i for i in range(1, len(layers)) if accuracy[i] >= goal]
+    repeated = same_as or {}
+    rows = [i for i in range(1, len(layers)) if layers[i] not in repeated]
+    if accuracy.size and accuracy[0] >= goal and rows:
+        first = rows[0]
+        return Fact(
+            "decide.at_input",
+            {
+                **values,
+                "layer": layers[first],
+                "position": first,
+                "accuracy": float(accuracy[first]),
+            },
+            {"tab": "depth", **at_snapshot, "layer": layers[first]},
+        )
+    reached = [i for i in rows if accuracy[i] >= goal]
     if not reached:
         best = int(np.argmax(accuracy)) if accuracy.size else 0
         return Fact(
@@ -482,6 +502,7 @@ def deciding_answer(
     *,
     snapshot: int | None,
     has_snapshots: bool = True,
+    same_as: Mapping[str, str] | None = None,
 ) -> Answer:
     """ "Where does it decide?" from one snapshot's per-layer linear-probe accuracies
     (a :class:`~convscope.depth.recording.DepthRecord`).
@@ -492,6 +513,7 @@ def deciding_answer(
         network_accuracy: The network's own accuracy on the probes' test half.
         snapshot: The snapshot measured (the latest one measured).
         has_snapshots: Whether the run has any snapshot.
+        same_as: Rows that repeat an earlier row (skipped).
 
     Returns:
         ``decide.no_snapshot``; ``decide.missing`` with ``{"depth": True}`` as what computes
@@ -502,5 +524,7 @@ def deciding_answer(
     if layers is None or probe_accuracy is None or network_accuracy is None:
         missing = Fact("decide.missing", {}, {"tab": "depth"}, {"depth": True})
         return Answer("decide", [missing])
-    fact = decision_layer(layers, probe_accuracy, network_accuracy, snapshot=snapshot)
+    fact = decision_layer(
+        layers, probe_accuracy, network_accuracy, snapshot=snapshot, same_as=same_as
+    )
     return Answer("decide", [fact])

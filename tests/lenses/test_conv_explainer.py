@@ -31,9 +31,7 @@ def test_every_convolution_output_is_its_multiply_add_then_relu(conv_model, imag
             for channel in range(channels):
                 terms = ce.conv_terms(inputs, kernel, bias, row, col, channel, result.meta)
                 assert terms["products"].shape == (3, 3, inputs.shape[-1])
-                assert terms["per_channel"].sum() + terms["bias"] == pytest.approx(
-                    terms["total"]
-                )
+                assert terms["per_channel"].sum() + terms["bias"] == pytest.approx(terms["total"])
                 redone = ce.activate("relu", np.array(terms["total"]))
                 assert redone == pytest.approx(output[row, col, channel], abs=1e-4)
 
@@ -110,9 +108,7 @@ def test_the_logits_then_the_softmax(conv_model, images) -> None:
     assert result.meta["kind"] == "dense" and result.meta["is_output"] is True
     inputs, output = result.arrays["input"][1], result.arrays["output"][1]
     totals = [
-        ce.dense_terms(inputs, result.arrays["kernel"][1], result.arrays["bias"][1], unit)[
-            "total"
-        ]
+        ce.dense_terms(inputs, result.arrays["kernel"][1], result.arrays["bias"][1], unit)["total"]
         for unit in range(output.shape[0])
     ]
     np.testing.assert_allclose(totals, output, atol=1e-4)

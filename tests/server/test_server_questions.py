@@ -115,8 +115,13 @@ def test_where_it_decides_once_the_depth_view_measured_it(client, run_copy) -> N
     (fact,) = answers(client.get(f"/api/runs/{run_id}/questions").json())["decide"]
     probe = decode_array(depth["probe"])[:, -1]
     network = depth["network_probe"][-1]
-    reached = [i for i in range(1, len(depth["layers"])) if probe[i] >= 0.9 * network]
-    if reached:
+    rows = [i for i in range(1, len(depth["layers"])) if depth["layers"][i] not in depth["same_as"]]
+    reached = [i for i in rows if probe[i] >= 0.9 * network]
+    if probe[0] >= 0.9 * network:
+        assert fact["key"] == "decide.at_input"
+        assert fact["values"]["layer"] == depth["layers"][rows[0]]
+        assert fact["values"]["input"] == pytest.approx(probe[0])
+    elif reached:
         assert fact["key"] == "decide.layer"
         assert fact["values"]["layer"] == depth["layers"][reached[0]]
         assert fact["values"]["accuracy"] == pytest.approx(probe[reached[0]])

@@ -332,15 +332,11 @@ class ConvExplainer(Lens):
             raise InvalidInput(
                 "layer", f"the explainer does not show the {meta['activation']} activation"
             )
-        layer_input, layer_output, logits = inspect.forward(
-            _sub_model(model, layer), inputs.images
-        )
+        layer_input, layer_output, logits = inspect.forward(_sub_model(model, layer), inputs.images)
         count = len(inputs.images)
         arrays = {"input": layer_input, "output": layer_output, "logits": logits}
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-        arrays["probabilities"] = (shifted / shifted.sum(axis=1, keepdims=True)).astype(
-            np.float32
-        )
+        arrays["probabilities"] = (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
         if kind in ("convolution", "dense"):
             kernel = np.asarray(layer.kernel.numpy(), dtype=np.float32)
             bias = (
@@ -351,7 +347,9 @@ class ConvExplainer(Lens):
             # Repeated per image: every array of a lens is batch first.
             arrays["kernel"] = np.broadcast_to(kernel, (count, *kernel.shape)).copy()
             arrays["bias"] = np.broadcast_to(bias, (count, *bias.shape)).copy()
-        meta.update(input_layer=_input_layer(model, layer), is_output=_is_logits_layer(model, layer))
+        meta.update(
+            input_layer=_input_layer(model, layer), is_output=_is_logits_layer(model, layer)
+        )
         return LensResult(arrays=arrays, meta=meta)
 
 

@@ -96,7 +96,11 @@ def _deciding(store: Store, run_id: str, records: list[SnapshotRecord]) -> Answe
         )
     index, depth = found
     return questions.deciding_answer(
-        depth.layers, depth.probe.tolist(), depth.network_probe, snapshot=index
+        depth.layers,
+        depth.probe.tolist(),
+        depth.network_probe,
+        snapshot=index,
+        same_as=depth.same_as,
     )
 
 
