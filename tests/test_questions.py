@@ -156,11 +156,13 @@ def test_the_grad_cam_answer_names_where_it_looks_and_how_faithful_it_is() -> No
         heatmap=heatmap,
         deletion_auc=0.21,
         random_deletion_auc=0.48,
+        truth="cat",
     )
     where, faithful = answer.facts
     assert where.key == "look.where"
     assert (where.values["region"], where.values["side"]) == ("bottom", "left")
     assert where.values["share"] == pytest.approx(8 / 9)
+    assert (where.values["target"], where.values["truth"]) == ("dog", "cat")
     assert where.link == {"tab": "explain", "image": 7, "snapshot": 3}
     assert faithful.key == "look.faithful"
     assert faithful.values == {"image": 7, "auc": 0.21, "random_auc": 0.48}

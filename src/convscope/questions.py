@@ -293,6 +293,7 @@ def attention_facts(
     target: str,
     mask: np.ndarray | None = None,
     snapshot: int | None = None,
+    truth: str | None = None,
 ) -> list[Fact]:
     """Where a Grad-CAM map's mass lies in the image, and how much falls on the object.
 
@@ -302,6 +303,7 @@ def attention_facts(
         target: The class it explains.
         mask: Optional ``[H, W]`` booleans: the object's pixels (``shapes`` dataset).
         snapshot: The snapshot the map was computed at, for the link.
+        truth: The image's true class, where known (shown beside the explained one).
 
     Returns:
         ``look.where`` (the ninth of the image holding most mass, and the share of the mass
@@ -327,6 +329,7 @@ def attention_facts(
                 "region": _REGIONS[row],
                 "side": _SIDES[col],
                 "share": float(shares[row, col]),
+                **({} if truth is None else {"truth": truth}),
             },
             link,
         )
@@ -381,6 +384,7 @@ def looking_answer(
     deletion_auc: float | None = None,
     random_deletion_auc: float | None = None,
     mask: np.ndarray | None = None,
+    truth: str | None = None,
 ) -> Answer:
     """ "What did it look at?" for one probe image at one snapshot, from Grad-CAM's map.
 
@@ -392,6 +396,7 @@ def looking_answer(
         deletion_auc: The map's deletion area (faithfulness lens), with the heatmap.
         random_deletion_auc: Random maps' deletion area, with the heatmap.
         mask: The object's pixels where the dataset knows them.
+        truth: The image's true class.
 
     Returns:
         Without a snapshot ``look.no_snapshot``; without a map ``look.missing`` with the
@@ -415,7 +420,9 @@ def looking_answer(
             request,
         )
         return Answer("look", [missing])
-    facts = attention_facts(heatmap, image=image, target=target or "", mask=mask, snapshot=snapshot)
+    facts = attention_facts(
+        heatmap, image=image, target=target or "", mask=mask, snapshot=snapshot, truth=truth
+    )
     facts.append(
         faithfulness_fact(
             image=image,

@@ -87,7 +87,7 @@ function mostForgotten(v: Values): string {
   const top = (v.top as Forgotten[]) ?? [];
   const others = top.slice(1).map((f) => `image ${f.image} (${f.events}×)`);
   return (
-    `Image ${num(v, "image")}, a ${quoted(text(v, "class"))}, was forgotten most: ` +
+    `Image ${num(v, "image")} (${quoted(text(v, "class"))}) was forgotten most: ` +
     `${num(v, "events")} times right, then wrong again` +
     (others.length ? `, then ${others.join(" and ")}` : "") +
     `. ${num(v, "forgotten_images")} of the ${num(v, "images")} probe images were forgotten at least once.`
@@ -111,8 +111,17 @@ export function regionName(region: string, side: string): string {
 }
 
 function where(v: Values): string {
+  const target = quoted(text(v, "target"));
+  const truth = v.truth === undefined ? null : text(v, "truth");
+  const verdict =
+    truth === null
+      ? `Image ${num(v, "image")}: the network says ${target}. `
+      : truth === text(v, "target")
+        ? `Image ${num(v, "image")}: the network says ${target}, rightly. `
+        : `Image ${num(v, "image")}: the network says ${target}, but it is ${quoted(truth)}. `;
   return (
-    `Grad-CAM for ${quoted(text(v, "target"))} on image ${num(v, "image")} puts most of its mass in ` +
+    verdict +
+    `Grad-CAM for ${target} puts most of its mass in ` +
     `${regionName(text(v, "region"), text(v, "side"))} of the image: ${fmtPercent(num(v, "share"))} of it in that ninth.`
   );
 }

@@ -70,6 +70,7 @@ def _looking(
     if reply is None:
         return missing
     predicted = int(np.argmax(last["logits"][image]))
+    truth = int(probe["labels"][image])
     masks = probe.get("masks")
     return questions.looking_answer(
         image=image,
@@ -79,6 +80,7 @@ def _looking(
         deletion_auc=float(reply.meta["deletion_auc"][0]),
         random_deletion_auc=float(reply.meta["deletion_random_auc"][0]),
         mask=None if masks is None else np.asarray(masks[image], bool),
+        truth=class_names[truth] if truth < len(class_names) else str(truth),
     )
 
 
