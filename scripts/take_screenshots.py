@@ -136,7 +136,9 @@ def depth_screenshots(page: Page, base: str, run_id: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["explain", "depth", "learners"], help="take only these screenshots")
+    parser.add_argument(
+        "--only", choices=["explain", "depth", "learners"], help="take only these screenshots"
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as store, running_server(store) as base:
@@ -223,7 +225,9 @@ def main() -> None:
             explain_screenshots(page, base, cnn, shapes)
             depth_screenshots(page, base, cnn)
             shoot_layers(browser.new_page(viewport={"width": 1280, "height": 900}), base, cnn)
-            learner_screenshots(browser.new_page(viewport={"width": 1280, "height": 900}), base, cnn)
+            learner_screenshots(
+                browser.new_page(viewport={"width": 1280, "height": 900}), base, cnn
+            )
             browser.close()
     for path in sorted(OUT.glob("*.png")):
         print(path.relative_to(ROOT))

@@ -268,7 +268,7 @@ def _input_layer(model: keras.Model, layer: Any) -> str:
     history = getattr(layer.input, "_keras_history", None)
     source = getattr(getattr(history, "operation", None), "name", None)
     names = {each.name for each in model.layers}
-    return source if source in names else "input"
+    return str(source) if source in names else "input"
 
 
 def _meta(layer: Any, kind: LayerKind, input_shape: tuple[int, ...]) -> dict[str, Any]:
@@ -286,7 +286,14 @@ def _meta(layer: Any, kind: LayerKind, input_shape: tuple[int, ...]) -> dict[str
             window=list(window),
             strides=list(strides),
             padding=layer.padding,
-            pad=list(padding_offsets(input_shape[:2], window, strides, layer.padding)),
+            pad=list(
+                padding_offsets(
+                    (input_shape[0], input_shape[1]),
+                    (int(window[0]), int(window[1])),
+                    (int(strides[0]), int(strides[1])),
+                    layer.padding,
+                )
+            ),
         )
         if kind == "pooling":
             import keras
