@@ -7,7 +7,7 @@ PNGs of the playground, the training view, the runs list, the comparison and the
 both datasets; then the playground and the four views of a run in French (``*-fr.png``).
 Needs Fashion-MNIST installed (Debian's ``dataset-fashion-mnist``) and the built web app.
 
-    python scripts/take_screenshots.py [--only explain|depth|french]
+    python scripts/take_screenshots.py [--only explain|depth|learners|french]
 """
 
 from __future__ import annotations
@@ -137,7 +137,9 @@ def depth_screenshots(page: Page, base: str, run_id: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", choices=["explain", "depth", "french"], help="take only these screenshots"
+        "--only",
+        choices=["explain", "depth", "learners", "french"],
+        help="take only these screenshots",
     )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -150,7 +152,7 @@ def main() -> None:
         mlp = "" if only else post_run(base, {**common, "arch": "mlp", "name": "mlp"})
         shapes = (
             ""
-            if only in {"depth", "french"}
+            if only in {"depth", "learners", "french"}
             else post_run(base, {"dataset": "shapes", "epochs": 5, "name": "shapes"})
         )
         sweep = ""
@@ -177,6 +179,8 @@ def main() -> None:
                 explain_screenshots(page, base, cnn, shapes)
             if only == "depth":
                 depth_screenshots(page, base, cnn)
+            if only == "learners":
+                learner_screenshots(page, base, cnn)
             if only == "french":
                 french_screenshots(browser, base, cnn)
             if only:
@@ -226,6 +230,9 @@ def main() -> None:
             explain_screenshots(page, base, cnn, shapes)
             depth_screenshots(page, base, cnn)
             shoot_layers(
+                browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US"), base, cnn
+            )
+            learner_screenshots(
                 browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US"), base, cnn
             )
             french_screenshots(browser, base, cnn)
@@ -293,6 +300,33 @@ def shoot_layers(page: Page, base: str, run_id: str) -> None:
     page.mouse.up()
     page.wait_for_timeout(1500)
     page.screenshot(path=OUT / "layers-drawing.png")
+
+
+def learner_screenshots(page: Page, base: str, run_id: str) -> None:
+    """The Questions tab with every card computed, and a convolution's pixel explained."""
+    page.goto(f"{base}/#/runs/{run_id}/questions")
+    look = page.get_by_test_id("question-look")
+    look.get_by_test_id("fact-compute").click()
+    look.locator("[data-key='look.where']").wait_for(timeout=120_000)
+    decide = page.get_by_test_id("question-decide")
+    if decide.get_by_test_id("fact-compute").count():
+        decide.get_by_test_id("fact-compute").click()
+        decide.locator("[data-key='decide.missing']").wait_for(state="detached", timeout=300_000)
+    page.wait_for_timeout(800)
+    page.screenshot(path=OUT / "questions.png", full_page=True)
+
+    page.goto(f"{base}/#/runs/{run_id}/layers?image=probe:11")
+    page.get_by_test_id("prediction").wait_for(timeout=120_000)
+    page.get_by_test_id("diagram-layer-conv2").click()
+    panel = page.get_by_test_id("explainer-panel")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=explainer-panel]').dataset.layer === 'conv2'"
+    )
+    # It opens on the strongest pixel of the most active channel.
+    panel.get_by_test_id("explainer-products").scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    page.add_style_tag(content=".sticky, .topnav { position: static !important; }")
+    panel.screenshot(path=OUT / "conv-explainer.png")
 
 
 if __name__ == "__main__":

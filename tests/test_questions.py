@@ -67,7 +67,12 @@ def test_most_forgotten_image_or_none() -> None:
         "events": 2,
         "forgotten_images": 2,
         "images": 3,
+        "top": [
+            {"image": 0, "class": "cat", "events": 2},
+            {"image": 1, "class": "dog", "events": 1},
+        ],
     }
+    assert fact.link == {"tab": "training", "image": 0}
     steady = q.most_forgotten(np.ones((3, 3), bool), labels, NAMES)
     assert steady.key == "learn.none_forgotten" and steady.values == {"snapshots": 3}
 
@@ -124,8 +129,79 @@ def test_the_decision_layer_is_the_first_near_the_networks_accuracy() -> None:
     assert fact.key == "decide.layer"
     assert fact.values["layer"] == "conv2" and fact.values["position"] == 2
     assert fact.link == {"tab": "depth", "layer": "conv2"}
+    repeated = q.decision_layer(
+        ["input", "rescale", "conv1", "conv2"],
+        [0.4, 0.4, 0.9, 0.93],
+        network_accuracy=0.92,
+        same_as={"rescale": "input"},
+    )
+    assert repeated.values["layer"] == "conv1" and repeated.values["position"] == 2
+    at_input = q.decision_layer(
+        ["input", "rescale", "conv1"], [0.85, 0.85, 0.9], 0.92, same_as={"rescale": "input"}
+    )
+    assert at_input.key == "decide.at_input"
+    assert at_input.values["input"] == 0.85 and at_input.values["layer"] == "conv1"
     never = q.decision_layer(layers, [0.4, 0.5, 0.6, 0.7], network_accuracy=0.95)
     assert never.key == "decide.never" and never.values["best_layer"] == "dense1"
+
+
+def test_the_grad_cam_answer_names_where_it_looks_and_how_faithful_it_is() -> None:
+    heatmap = np.zeros((6, 6))
+    heatmap[4:6, 0:2] = 2.0  # bottom left
+    heatmap[0, 5] = 1.0
+    answer = q.looking_answer(
+        image=7,
+        snapshot=3,
+        target="dog",
+        heatmap=heatmap,
+        deletion_auc=0.21,
+        random_deletion_auc=0.48,
+        truth="cat",
+    )
+    where, faithful = answer.facts
+    assert where.key == "look.where"
+    assert (where.values["region"], where.values["side"]) == ("bottom", "left")
+    assert where.values["share"] == pytest.approx(8 / 9)
+    assert (where.values["target"], where.values["truth"]) == ("dog", "cat")
+    assert where.link == {"tab": "explain", "image": 7, "snapshot": 3}
+    assert faithful.key == "look.faithful"
+    assert faithful.values == {"image": 7, "auc": 0.21, "random_auc": 0.48}
+
+
+def test_without_a_grad_cam_map_the_answer_says_what_computes_it() -> None:
+    answer = q.looking_answer(image=2, snapshot=5)
+    (missing,) = answer.facts
+    assert missing.key == "look.missing"
+    assert missing.link == {"tab": "explain", "image": 2, "snapshot": 5}
+    assert missing.compute == {
+        "lens": "faithfulness",
+        "snapshot": 5,
+        "image": {"probe": 2},
+        "target": "predicted",
+        "params": {"lens": "grad_cam"},
+    }
+    assert q.looking_answer(image=0, snapshot=None).facts[0].key == "look.no_snapshot"
+
+
+def test_where_it_decides_from_a_depth_record_or_what_computes_it() -> None:
+    answer = q.deciding_answer(
+        ["input", "conv1", "pool1", "dense1", "logits"],
+        [0.3, 0.5, 0.8, 0.88, 0.9],
+        0.9,
+        snapshot=4,
+    )
+    (fact,) = answer.facts
+    assert fact.key == "decide.layer"
+    # 90 % of 0.9 is 0.81: pool1 (0.8) falls short, dense1 (0.88) is the first past it.
+    assert fact.values["layer"] == "dense1" and fact.values["position"] == 3
+    assert fact.values["snapshot"] == 4 and fact.values["input"] == pytest.approx(0.3)
+    assert fact.link == {"tab": "depth", "snapshot": 4, "layer": "dense1"}
+    missing = q.deciding_answer(None, None, None, snapshot=None)
+    assert missing.facts[0].key == "decide.missing"
+    assert missing.facts[0].compute == {"depth": True}
+    assert missing.facts[0].link == {"tab": "depth"}
+    empty = q.deciding_answer(None, None, None, snapshot=None, has_snapshots=False)
+    assert empty.facts[0].key == "decide.no_snapshot"
 
 
 def test_learning_answer_on_a_real_run(trained_run) -> None:

@@ -10,7 +10,7 @@ a fact that says what to open to compute it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +26,8 @@ MILESTONES = (0.5, 0.9)
 CLASS_LEARNED = 0.8
 #: A layer "decides" once its linear probe reaches this share of the network's accuracy.
 DECISION_SHARE = 0.9
+#: Images named among those forgotten most.
+TOP_FORGOTTEN = 3
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,15 @@ class Fact:
         values: Numbers, class names, layer names that the message shows.
         link: Where the web app shows it: ``{"tab": ..., "snapshot": ..., "image": ...,
             "layer": ...}``, any subset; None for no link.
+        compute: For a fact that says data is missing, what computes it:
+            ``{"lens": name, "snapshot": i, "image": {"probe": i}, "params": {...}}`` (one
+            lens request) or ``{"depth": True}`` (the Depth view's measures); else None.
     """
 
     key: str
     values: dict[str, Any] = field(default_factory=dict)
     link: dict[str, Any] | None = None
+    compute: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -160,16 +166,28 @@ def classes_learned_last(
 
 
 def most_forgotten(correct: np.ndarray, labels: np.ndarray, class_names: Sequence[str]) -> Fact:
-    """The probe image forgotten most often (Toneva et al. 2019), or that none was.
+    """The probe images forgotten most often (Toneva et al. 2019), or that none was.
+
+    A forgetting event is a snapshot at which an image the network classified correctly at
+    the snapshot before is misclassified.
+
+    Args:
+        correct: ``[snapshots, n]`` correctness of each probe image.
+        labels: ``[n]`` true classes.
+        class_names: One name per class.
 
     Returns:
-        ``learn.most_forgotten`` (image, its class, events, images forgotten at least once)
-        or ``learn.none_forgotten``.
+        ``learn.most_forgotten`` (the image forgotten most, its class and events, images
+        forgotten at least once, and ``top``: up to :data:`TOP_FORGOTTEN` images with their
+        class and events, most first) or ``learn.none_forgotten``.
     """
     events = forgetting_events(correct) if correct.shape[0] else np.zeros(len(labels), int)
     if events.size == 0 or events.max() == 0:
         return Fact("learn.none_forgotten", {"snapshots": int(correct.shape[0])})
-    image = int(np.argmax(events))
+    # Most events first; among equals, the lower index (a stable order).
+    order = np.argsort(-events, kind="stable")
+    top = [int(i) for i in order[:TOP_FORGOTTEN] if events[i] > 0]
+    image = top[0]
     return Fact(
         "learn.most_forgotten",
         {
@@ -178,6 +196,10 @@ def most_forgotten(correct: np.ndarray, labels: np.ndarray, class_names: Sequenc
             "events": int(events[image]),
             "forgotten_images": int((events > 0).sum()),
             "images": len(events),
+            "top": [
+                {"image": i, "class": class_names[int(labels[i])], "events": int(events[i])}
+                for i in top
+            ],
         },
         {"tab": "training", "image": image},
     )
@@ -265,7 +287,13 @@ _SIDES = ("left", "centre", "right")
 
 
 def attention_facts(
-    heatmap: np.ndarray, *, image: int, target: str, mask: np.ndarray | None = None
+    heatmap: np.ndarray,
+    *,
+    image: int,
+    target: str,
+    mask: np.ndarray | None = None,
+    snapshot: int | None = None,
+    truth: str | None = None,
 ) -> list[Fact]:
     """Where a Grad-CAM map's mass lies in the image, and how much falls on the object.
 
@@ -274,6 +302,8 @@ def attention_facts(
         image: The probe image it explains.
         target: The class it explains.
         mask: Optional ``[H, W]`` booleans: the object's pixels (``shapes`` dataset).
+        snapshot: The snapshot the map was computed at, for the link.
+        truth: The image's true class, where known (shown beside the explained one).
 
     Returns:
         ``look.where`` (the ninth of the image holding most mass, and the share of the mass
@@ -282,7 +312,7 @@ def attention_facts(
     """
     values = np.clip(np.asarray(heatmap, dtype=np.float64), 0, None)
     total = values.sum()
-    link = {"tab": "explain", "image": image}
+    link = _explain_link(image, snapshot)
     if total <= 0:
         return [Fact("look.flat", {"image": image, "target": target}, link)]
     height, width = values.shape
@@ -299,6 +329,7 @@ def attention_facts(
                 "region": _REGIONS[row],
                 "side": _SIDES[col],
                 "share": float(shares[row, col]),
+                **({} if truth is None else {"truth": truth}),
             },
             link,
         )
@@ -319,32 +350,117 @@ def attention_facts(
     return facts
 
 
-def faithfulness_fact(*, image: int, deletion_auc: float, random_deletion_auc: float) -> Fact:
+def _explain_link(image: int, snapshot: int | None) -> dict[str, Any]:
+    link: dict[str, Any] = {"tab": "explain", "image": image}
+    if snapshot is not None:
+        link["snapshot"] = snapshot
+    return link
+
+
+def faithfulness_fact(
+    *, image: int, deletion_auc: float, random_deletion_auc: float, snapshot: int | None = None
+) -> Fact:
     """How faithful a map is: its deletion area against a random map's (lower is better:
     deleting the pixels it points at first makes the target's probability fall faster)."""
     return Fact(
         "look.faithful" if deletion_auc < random_deletion_auc else "look.unfaithful",
         {"image": image, "auc": float(deletion_auc), "random_auc": float(random_deletion_auc)},
-        {"tab": "explain", "image": image},
+        _explain_link(image, snapshot),
     )
+
+
+#: The lens request that gives the "What did it look at?" answer: Grad-CAM's map of the
+#: predicted class with its deletion curves (the faithfulness lens runs Grad-CAM itself),
+#: the same request as the Explain view's, so that either fills the other's cache.
+GRAD_CAM_FAITHFULNESS: dict[str, Any] = {"lens": "grad_cam"}
+
+
+def looking_answer(
+    *,
+    image: int,
+    snapshot: int | None,
+    target: str | None = None,
+    heatmap: np.ndarray | None = None,
+    deletion_auc: float | None = None,
+    random_deletion_auc: float | None = None,
+    mask: np.ndarray | None = None,
+    truth: str | None = None,
+) -> Answer:
+    """ "What did it look at?" for one probe image at one snapshot, from Grad-CAM's map.
+
+    Args:
+        image: The probe image.
+        snapshot: The snapshot (the run's last); None when the run has none yet.
+        target: The class explained (the predicted one), by name.
+        heatmap: Grad-CAM's ``[H, W]`` map at the image's size, or None if not computed.
+        deletion_auc: The map's deletion area (faithfulness lens), with the heatmap.
+        random_deletion_auc: Random maps' deletion area, with the heatmap.
+        mask: The object's pixels where the dataset knows them.
+        truth: The image's true class.
+
+    Returns:
+        Without a snapshot ``look.no_snapshot``; without a map ``look.missing`` with the
+        lens request that computes it; else the facts of :func:`attention_facts` and
+        :func:`faithfulness_fact`.
+    """
+    if snapshot is None:
+        return Answer("look", [Fact("look.no_snapshot", {}, {"tab": "training"})])
+    if heatmap is None or deletion_auc is None or random_deletion_auc is None:
+        request = {
+            "lens": "faithfulness",
+            "snapshot": snapshot,
+            "image": {"probe": image},
+            "target": "predicted",
+            "params": dict(GRAD_CAM_FAITHFULNESS),
+        }
+        missing = Fact(
+            "look.missing",
+            {"image": image, "snapshot": snapshot},
+            _explain_link(image, snapshot),
+            request,
+        )
+        return Answer("look", [missing])
+    facts = attention_facts(
+        heatmap, image=image, target=target or "", mask=mask, snapshot=snapshot, truth=truth
+    )
+    facts.append(
+        faithfulness_fact(
+            image=image,
+            deletion_auc=deletion_auc,
+            random_deletion_auc=random_deletion_auc,
+            snapshot=snapshot,
+        )
+    )
+    return Answer("look", facts)
 
 
 # -- Where does it decide? ----------------------------------------------------------------
 
 
 def decision_layer(
-    layers: Sequence[str], probe_accuracy: Sequence[float], network_accuracy: float
+    layers: Sequence[str],
+    probe_accuracy: Sequence[float],
+    network_accuracy: float,
+    *,
+    snapshot: int | None = None,
+    same_as: Mapping[str, str] | None = None,
 ) -> Fact:
     """The first layer whose linear probe reaches 90% of the network's own accuracy.
+
+    Layers whose features repeat an earlier row's (a rescaling of the input, a flatten, a
+    dropout) are skipped: they cannot be where anything is decided.
 
     Args:
         layers: Layer names in order, ``"input"`` (the raw pixels) first.
         probe_accuracy: Each layer's probe accuracy, in the same order.
         network_accuracy: The network's own accuracy on the same images.
+        snapshot: The snapshot measured, for the link and the sentence.
+        same_as: Rows that repeat an earlier row, with that row.
 
     Returns:
         ``decide.layer`` (the layer, its position, its accuracy, the input's and the
-        network's), or ``decide.never`` when no layer gets there.
+        network's); ``decide.at_input`` when the raw pixels already get there (with the
+        first layer's figures); or ``decide.never`` when no layer gets there.
     """
     accuracy = np.asarray(probe_accuracy, dtype=np.float64)
     goal = DECISION_SHARE * network_accuracy
@@ -353,18 +469,69 @@ def decision_layer(
         "input": float(accuracy[0]) if accuracy.size else None,
         "share": DECISION_SHARE,
         "layers": len(layers) - 1,
+        "snapshot": snapshot,
     }
-    reached = [i for i in range(1, len(layers)) if accuracy[i] >= goal]
+    at_snapshot = {} if snapshot is None else {"snapshot": snapshot}
+    repeated = same_as or {}
+    rows = [i for i in range(1, len(layers)) if layers[i] not in repeated]
+    if accuracy.size and accuracy[0] >= goal and rows:
+        first = rows[0]
+        return Fact(
+            "decide.at_input",
+            {
+                **values,
+                "layer": layers[first],
+                "position": first,
+                "accuracy": float(accuracy[first]),
+            },
+            {"tab": "depth", **at_snapshot, "layer": layers[first]},
+        )
+    reached = [i for i in rows if accuracy[i] >= goal]
     if not reached:
         best = int(np.argmax(accuracy)) if accuracy.size else 0
         return Fact(
             "decide.never",
             {**values, "best_layer": layers[best], "best": float(accuracy[best])},
-            {"tab": "depth"},
+            {"tab": "depth", **at_snapshot, "layer": layers[best]},
         )
     at = reached[0]
     return Fact(
         "decide.layer",
         {**values, "layer": layers[at], "position": at, "accuracy": float(accuracy[at])},
-        {"tab": "depth", "layer": layers[at]},
+        {"tab": "depth", **at_snapshot, "layer": layers[at]},
     )
+
+
+def deciding_answer(
+    layers: Sequence[str] | None,
+    probe_accuracy: Sequence[float] | None,
+    network_accuracy: float | None,
+    *,
+    snapshot: int | None,
+    has_snapshots: bool = True,
+    same_as: Mapping[str, str] | None = None,
+) -> Answer:
+    """ "Where does it decide?" from one snapshot's per-layer linear-probe accuracies
+    (a :class:`~convscope.depth.recording.DepthRecord`).
+
+    Args:
+        layers: Row names, ``"input"`` first; None when depth is not measured yet.
+        probe_accuracy: Each row's probe accuracy.
+        network_accuracy: The network's own accuracy on the probes' test half.
+        snapshot: The snapshot measured (the latest one measured).
+        has_snapshots: Whether the run has any snapshot.
+        same_as: Rows that repeat an earlier row (skipped).
+
+    Returns:
+        ``decide.no_snapshot``; ``decide.missing`` with ``{"depth": True}`` as what computes
+        it; or the fact of :func:`decision_layer`.
+    """
+    if not has_snapshots:
+        return Answer("decide", [Fact("decide.no_snapshot", {}, {"tab": "training"})])
+    if layers is None or probe_accuracy is None or network_accuracy is None:
+        missing = Fact("decide.missing", {}, {"tab": "depth"}, {"depth": True})
+        return Answer("decide", [missing])
+    fact = decision_layer(
+        layers, probe_accuracy, network_accuracy, snapshot=snapshot, same_as=same_as
+    )
+    return Answer("decide", [fact])

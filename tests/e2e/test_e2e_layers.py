@@ -20,6 +20,8 @@ if SERVER_TESTS not in sys.path:
 
 from upload_files import class_folders_zip  # noqa: E402 - needs the path above
 
+from convscope.server.encoding import decode_array  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def digits_run(api: Api) -> str:
@@ -119,6 +121,75 @@ def test_draw_a_digit_and_see_the_prediction_change(page: Page, digits_run: str)
         arg=[one],
     )
     assert probabilities(page) != one
+
+
+def shown_number(locator) -> float:
+    return float(locator.inner_text().replace("\u2212", "-"))
+
+
+def hover_cell(page: Page, canvas, row: int, col: int, rows: int, cols: int) -> None:
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None
+    x = box["x"] + (col + 0.5) / cols * box["width"]
+    y = box["y"] + (row + 0.5) / rows * box["height"]
+    page.mouse.move(x, y)
+
+
+def test_hover_a_pixel_and_see_how_the_network_computed_it(
+    page: Page, api: Api, digits_run: str
+) -> None:
+    page.goto(f"/#/runs/{digits_run}/layers?snapshot=2&image=probe:7")
+    body = {"snapshot": 2, "image": {"probe": 7}, "params": {"layers": ["conv2", "pool1"]}}
+    activations = api.request("POST", f"/api/runs/{digits_run}/lenses/activations", body)
+    conv2 = decode_array(activations["arrays"]["conv2"])[0]  # (4, 4, 32) on 8x8 digits
+    pool1 = decode_array(activations["arrays"]["pool1"])[0]
+
+    page.get_by_test_id("diagram-layer-conv2").click()
+    panel = page.get_by_test_id("explainer-panel")
+    expect(panel).to_have_attribute("data-layer", "conv2")
+    panel.scroll_into_view_if_needed()
+    pixel = panel.get_by_test_id("explainer-pixel")
+    # The most active channel there, and one the ReLU silenced (or the least active).
+    strongest, weakest = int(np.argmax(conv2[2, 1])), int(np.argmin(conv2[2, 1]))
+    assert conv2[2, 1, strongest] > 0
+    for channel in (strongest, weakest):
+        panel.get_by_test_id("explainer-channel").select_option(str(channel))
+        hover_cell(page, panel.get_by_test_id("explainer-output"), 2, 1, 4, 4)
+        expect(pixel).to_have_attribute("data-row", "2")
+        expect(pixel).to_have_attribute("data-col", "1")
+        expect(pixel).to_have_attribute("data-channel", str(channel))
+        expected = float(conv2[2, 1, channel])
+        # The multiply-add redone in the page, then the ReLU, is the network's activation.
+        value = shown_number(panel.get_by_test_id("explainer-value"))
+        assert value == pytest.approx(expected, rel=5e-3, abs=5e-3)
+        total = shown_number(panel.get_by_test_id("explainer-total"))
+        assert max(total, 0.0) == pytest.approx(expected, rel=5e-3, abs=5e-3)
+        if channel == strongest:
+            assert total == pytest.approx(expected, rel=5e-3)
+        own = shown_number(panel.get_by_test_id("explainer-model-value"))
+        assert own == pytest.approx(expected, rel=5e-3, abs=5e-3)
+    expect(panel.get_by_test_id("explainer-products").locator("td")).to_have_count(9)
+
+    page.get_by_test_id("diagram-layer-pool1").click()
+    expect(panel).to_have_attribute("data-layer", "pool1")
+    panel.get_by_test_id("explainer-channel").select_option("3")
+    hover_cell(page, panel.get_by_test_id("explainer-output"), 1, 2, 4, 4)
+    expect(pixel).to_have_attribute("data-row", "1")
+    expect(pixel).to_have_attribute("data-col", "2")
+    expect(pixel).to_have_attribute("data-channel", "3")
+    own = shown_number(panel.get_by_test_id("explainer-model-value"))
+    assert own == pytest.approx(float(pool1[1, 2, 3]), rel=5e-3, abs=5e-3)
+    value = shown_number(panel.get_by_test_id("explainer-value"))
+    assert value == pytest.approx(float(pool1[1, 2, 3]), rel=5e-3, abs=5e-3)
+
+    page.get_by_test_id("diagram-layer-logits").click()
+    expect(panel).to_have_attribute("data-layer", "logits")
+    probabilities = activations["meta"]["probabilities"][0]
+    rows = panel.get_by_test_id("softmax-row")
+    expect(rows).to_have_count(len(probabilities))
+    for row, probability in zip(rows.all(), probabilities, strict=True):
+        expect(row.locator("td").nth(3)).to_have_text(f"{probability * 100:.1f}%")
 
 
 def test_upload_an_image(page: Page, digits_run: str, tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ from convscope.server.routes import (
     lenses,
     models,
     probe,
+    questions,
     runs,
     snapshots,
     sweeps,
@@ -194,7 +195,7 @@ def create_app(
     # The datasets users uploaded to this store are listed and trained like the others.
     use_directory(store.datasets_dir)
     routers = (health, datasets, architectures, runs, events, snapshots, probe, lenses)
-    for module in (*routers, depth, sweeps, uploads, models):
+    for module in (*routers, depth, sweeps, uploads, models, questions):
         app.include_router(module.router, prefix="/api")
     _add_static(app, static_dir or STATIC_DIR)
     return app

@@ -389,3 +389,39 @@ class DepthMapsOut(BaseModel):
     positions: ArrayPayload = Field(description="(snapshots, layers, images, 2), aligned")
     pending: list[int]
     unavailable: list[int]
+
+
+class FactLink(BaseModel):
+    """Where the web app shows a fact: a view of the run, and what it opens there."""
+
+    tab: Literal["training", "layers", "explain", "depth"]
+    snapshot: int | None = Field(default=None, description="the snapshot index to show")
+    image: int | None = Field(default=None, description="the probe image to show")
+    layer: str | None = Field(default=None, description="the layer to show")
+
+
+class FactOut(BaseModel):
+    """One sentence of an answer, as numbers: the web app words it in the reader's language."""
+
+    key: str = Field(description="what the sentence says, e.g. 'learn.milestone'")
+    values: dict[str, Any] = Field(description="the numbers and names the sentence shows")
+    link: FactLink | None = Field(description="the view that shows it")
+    compute: dict[str, Any] | None = Field(
+        description="for missing data, what computes it: a lens request "
+        "({lens, snapshot, image, target, params}) or {depth: true}"
+    )
+
+
+class AnswerOut(BaseModel):
+    """The answer to one of the three questions: facts in reading order."""
+
+    question: Literal["learn", "look", "decide"]
+    facts: list[FactOut]
+
+
+class QuestionsOut(BaseModel):
+    """The three questions about a run, answered from its own data."""
+
+    snapshot: int | None = Field(description="the last snapshot; None before the first")
+    image: int | None = Field(description="the probe image of 'What did it look at?'")
+    answers: list[AnswerOut]

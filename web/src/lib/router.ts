@@ -1,5 +1,5 @@
 /** The views of one run, one tab each: each answers one question about the network. */
-export const RUN_TABS = ["training", "layers", "explain", "depth"] as const;
+export const RUN_TABS = ["questions", "training", "layers", "explain", "depth"] as const;
 export type RunTab = (typeof RUN_TABS)[number];
 
 function isRunTab(value: string): value is RunTab {

@@ -166,6 +166,29 @@ def _cache_key(
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
+def stored_result(
+    store: Store, run_id: str, name: str, request: dict[str, Any]
+) -> LensReply | None:
+    """The result this route has stored for a probe-image request, without computing it.
+
+    Args:
+        store: The store.
+        run_id: The run.
+        name: The lens.
+        request: ``{"snapshot": i, "image": {"probe": i}, "target": ..., "params": {...}}``,
+            as a client would post it.
+
+    Returns:
+        The stored arrays and meta, or None when this request was never computed.
+    """
+    lens = _lens(name)
+    body = LensRequestBody.model_validate(request)
+    snapshots = _snapshots(store, run_id, body.snapshot)
+    key = _cache_key(lens, run_id, snapshots, body, _params(lens, body.params))
+    found = store.read_lens_result(run_id, key) if key is not None else None
+    return None if found is None else LensReply(*found)
+
+
 def _wire(array: np.ndarray) -> ArrayPayload:
     if array.dtype == np.bool_ or array.dtype == np.uint8:
         return ArrayPayload(**encode_array(array, "uint8"))
