@@ -32,6 +32,7 @@ SAME_IN_FRENCH = {
     "dataset.cifar10.title",
     "dataset.fashion_mnist.title",
     "dataset.mnist.title",
+    "explainer.activation",
     "datasets.classes",
     "field.activation",
     "field.dropout",
@@ -45,12 +46,14 @@ SAME_IN_FRENCH = {
     "lens.grad_cam.title",
     "lens.smoothgrad.title",
     "playground.arch",
+    "questions.image",
     "runs.col.arch",
     "runs.source.notebook",
     "runs.source.web",
     "scrubber.pause",
     "sweepField.arch",
     "sweepField.dropout",
+    "tabs.questions",
 }
 
 

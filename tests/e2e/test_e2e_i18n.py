@@ -141,8 +141,9 @@ def views(ids: dict[str, str]) -> list[tuple[str, str, list[str]]]:
     return [
         ("runs", "/#/runs", ["run-row"]),
         ("playground", "/#/", ["dataset-picker", "arch-editor"]),
+        ("questions", f"/#/runs/{run}/questions", ["question-learn", "fact-link"]),
         ("training", f"/#/runs/{run}", ["snapshot-metrics", "hardest-list"]),
-        ("layers", f"/#/runs/{run}/layers", ["activation-layer-conv1", "feature-card"]),
+        ("layers", f"/#/runs/{run}/layers", ["activation-layer-conv1", "explainer-pixel"]),
         ("explain", f"/#/runs/{run}/explain", ["lens-figures-saliency", "sanity-row-saliency"]),
         ("depth", f"/#/runs/{run}/depth", ["depth-grid-probe", "depth-map"]),
         ("compare", f"/#/compare?ids={run},{ids['other']}", ["config-diff", "compare-map-note"]),
@@ -171,6 +172,8 @@ def visit(page: Page, name: str, address: str, ready: list[str], lang: str | Non
             timeout=WAIT
         )
         expect(page.get_by_test_id("strip-map").first).to_be_visible(timeout=WAIT)
+    if name == "layers":
+        expect(page.get_by_test_id("feature-card").first).to_be_visible(timeout=WAIT)
     if name == "depth":
         page.get_by_test_id("multiple-1-0").click()
         page.get_by_test_id("depth-map").scroll_into_view_if_needed()

@@ -71,7 +71,8 @@ def test_the_cards_show_the_apis_numbers_and_link_to_the_views(
     first = answers["learn"][0]
     snapshot = first["link"]["snapshot"]
     learn.first.get_by_test_id("fact-link").click()
-    expect(page).to_have_url(re.compile(rf"#/runs/{run_id}\?snapshot={snapshot}$"))
+    # The address keeps the page's language (`lang`) after the view's own query.
+    expect(page).to_have_url(re.compile(rf"#/runs/{run_id}\?snapshot={snapshot}&lang=en$"))
     expect(page.get_by_test_id("scrubber-label")).to_contain_text(f"snapshot {snapshot + 1} /")
 
     # The image forgotten most: its link follows it in the training view.
@@ -103,7 +104,9 @@ def test_grad_cam_is_computed_on_request_then_opens_in_explain(
 
     where.get_by_test_id("fact-link").click()
     snapshot = fact["link"]["snapshot"]
-    expect(page).to_have_url(re.compile(rf"/explain\?snapshot={snapshot}&image=probe(%3A|:)4$"))
+    expect(page).to_have_url(
+        re.compile(rf"/explain\?snapshot={snapshot}&image=probe(%3A|:)4&lang=en$")
+    )
     expect(page.get_by_test_id("explain-scrubber-label")).to_contain_text(
         f"snapshot {snapshot + 1} /"
     )

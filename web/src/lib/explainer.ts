@@ -4,6 +4,7 @@
  * `convscope.lenses.conv_explainer` in Python, whose tests check them against the network.
  */
 import type { NdArray } from "../api/lenses";
+import { fmtFixed, fmtNumber } from "./format";
 
 /** The lens's meta for the layer. */
 export interface ExplainerMeta {
@@ -203,6 +204,7 @@ export function largest(values: ArrayLike<number>, count: number): number[] {
 export function fmt(value: number | null): string {
   if (value === null) return "0";
   if (value === 0) return "0";
-  const text = Math.abs(value) >= 100 ? value.toFixed(1) : Number(value.toPrecision(3)).toString();
+  // In the page's language (a decimal comma in French), as the rest of the app.
+  const text = Math.abs(value) >= 100 ? fmtFixed(value, 1) : fmtNumber(value, 3);
   return text.replace("-", "−");
 }

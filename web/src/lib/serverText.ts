@@ -4,7 +4,7 @@
  * by a user, a field added on the server and not yet translated).
  */
 import type { DatasetInfo } from "../api/types";
-import { tOr } from "./i18n";
+import { hasMessage, tOr } from "./i18n";
 import type { FieldSpec } from "./schema";
 
 export function datasetTitle(d: Pick<DatasetInfo, "name" | "title">): string {
@@ -17,6 +17,12 @@ export function datasetDescription(d: Pick<DatasetInfo, "name" | "description">)
 
 export function presetDescription(p: { name: string; description: string }): string {
   return tOr(`preset.${p.name}.description`, p.description);
+}
+
+/** `lang="en"` for text the server sent and the catalogues do not hold (an uploaded
+ * dataset's description), so that the page says which language it is in. */
+export function datasetLang(d: Pick<DatasetInfo, "name">): "en" | null {
+  return hasMessage(`dataset.${d.name}.description`) ? null : "en";
 }
 
 export function fieldTitle(spec: Pick<FieldSpec, "name" | "title">): string {
