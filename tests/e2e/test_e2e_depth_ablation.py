@@ -43,8 +43,15 @@ def percent(value: float) -> str:
 
 
 def test_switching_channels_off_redraws_the_map_and_the_confusion_matrix(page: Page, api) -> None:
+    # Two snapshots: the panel needs the Depth view's measures of each.
     run = api.create_run(
-        dataset="digits", arch="small_cnn", epochs=2, probe_size=120, record_depth=True
+        dataset="digits",
+        arch="small_cnn",
+        epochs=2,
+        probe_size=120,
+        snapshot_fractions=[],
+        snapshots_per_epoch=1,
+        record_depth=True,
     )
     run_id = run["id"]
     api.wait_until(run_id, {"done"})

@@ -10,9 +10,11 @@ starts with an underscore: it registers no lens.
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -102,6 +104,7 @@ class Ablator:
         frontier: The other tensors the rest of the network reads (skip connections).
         fill: What a switched-off channel takes: zeros, or the mean over the images.
         mode: ``"zero"`` or ``"mean"``.
+        intact: The intact network's logits, through the same two halves.
     """
 
     split: ModelSplit
@@ -109,6 +112,7 @@ class Ablator:
     frontier: list[np.ndarray]
     fill: np.ndarray
     mode: AblationMode
+    intact: np.ndarray
 
     @property
     def channels(self) -> int:
@@ -117,10 +121,10 @@ class Ablator:
 
     def logits(self, switched_off: Sequence[int]) -> np.ndarray:
         """The logits with the channels ``switched_off`` set to :attr:`fill`."""
-        altered = self.values
-        if len(switched_off):
-            altered = self.values.copy()
-            altered[..., list(switched_off)] = self.fill[..., list(switched_off)]
+        if not len(switched_off):
+            return self.intact
+        altered = self.values.copy()
+        altered[..., list(switched_off)] = self.fill[..., list(switched_off)]
         return self.split.run_tail(altered, self.frontier)
 
     def each_channel(self, channels: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
@@ -142,8 +146,18 @@ class Ablator:
                 yield channel, logits[slot * count : (slot + 1) * count]
 
 
+#: Cut models with their images run up to the cut, per model, most recent last: a toggle
+#: in the web app asks again for the same layer, snapshot and images.
+_ABLATORS: weakref.WeakKeyDictionary[keras.Model, OrderedDict[Any, Ablator]] = (
+    weakref.WeakKeyDictionary()
+)
+ABLATORS_KEPT = 2
+
+
 def ablator(model: keras.Model, inputs: LensInputs, params: AblationParams) -> Ablator:
     """Cut ``model`` at ``params.layer`` and run the lens's images up to it.
+
+    The result is kept for the next call with the same layer, mode, weights and images.
 
     Raises:
         InvalidInput: Unknown layer (``field`` is ``"layer"``), one the logits do not
@@ -161,13 +175,24 @@ def ablator(model: keras.Model, inputs: LensInputs, params: AblationParams) -> A
             ) from None
     else:
         name = params.layer
+    from convscope.depth.features import array_digest
+
+    key = (name, params.mode, array_digest(model.get_weights()), array_digest([inputs.images]))
+    kept = _ABLATORS.setdefault(model, OrderedDict())
+    if key in kept:
+        kept.move_to_end(key)
+        return kept[key]
     split = split_at(model, name)
     values, frontier = split.run_head(inputs.images)
     if params.mode == "mean":
         fill = values.mean(axis=0, dtype=np.float64).astype(np.float32)
     else:
         fill = np.zeros(values.shape[1:], np.float32)
-    return Ablator(split, values, frontier, fill, params.mode)
+    result = Ablator(split, values, frontier, fill, params.mode, split.run_tail(values, frontier))
+    kept[key] = result
+    while len(kept) > ABLATORS_KEPT:
+        kept.popitem(last=False)
+    return result
 
 
 def check_channels(channels: Sequence[int], width: int) -> None:
