@@ -10,6 +10,7 @@ from convscope.errors import InvalidInput
 from convscope.lenses import _ablation
 from convscope.models.build import build_model
 from convscope.models.presets import get_preset
+from convscope.models.split import split_at
 
 
 def importance(model, images, labels, **params):
@@ -72,3 +73,21 @@ def test_a_layer_the_logits_ignore_is_refused(softmax_model, images, labels) -> 
     with pytest.raises(InvalidInput) as caught:
         importance(softmax_model, images, labels, layer=name)
     assert caught.value.field == "layer"
+
+
+def test_the_dense_shortcut_matches_the_whole_rest_of_the_network(trained_shapes) -> None:
+    # conv2 -> pool -> flatten -> dropout -> dense1: only the switched-off channel's rows
+    # of dense1's kernel are used again; conv1 has a convolution after it: the long way.
+    model, images, labels = trained_shapes.model, trained_shapes.images, trained_shapes.labels
+    assert split_at(model, "conv2").shortcut is not None
+    assert split_at(model, "dense1").shortcut is not None
+    assert split_at(model, "conv1").shortcut is None
+    result = importance(model, images, labels, layer="dense1", mode="mean")
+    for unit in (0, int(result.meta["ranking"][0])):
+        alone = lenses.compute(
+            "ablation", model, images, labels=labels, layer="dense1", channels=[unit], mode="mean"
+        )
+        accuracy = alone.arrays["accuracy"]
+        np.testing.assert_allclose(
+            result.arrays["drop"][unit], accuracy[1] - accuracy[0], atol=1e-7
+        )

@@ -130,8 +130,14 @@ class Ablator:
     def each_channel(self, channels: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
         """``(channel, logits)`` with each of ``channels`` switched off alone.
 
-        Several channels' altered copies go through the rest of the network in one batch.
+        Several channels' altered copies go through the rest of the network in one batch;
+        where the rest starts with channel-wise layers and a ``Dense`` layer, only the
+        switched-off channel's share of that layer is computed again
+        (:class:`convscope.models.split.DenseShortcut`).
         """
+        if self.split.shortcut is not None:
+            yield from self._each_channel_through_dense(channels)
+            return
         count = len(self.values)
         per_copy = max(1, self.values.size + sum(f.size for f in self.frontier))
         group = max(1, min(len(channels), COPIES_BUDGET // per_copy))
@@ -145,6 +151,42 @@ class Ablator:
             for slot, channel in enumerate(chosen):
                 yield channel, logits[slot * count : (slot + 1) * count]
 
+    def _each_channel_through_dense(
+        self, channels: Sequence[int]
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        import keras
+
+        shortcut = self.split.shortcut
+        assert shortcut is not None
+
+        def dense_input(values: np.ndarray) -> np.ndarray:
+            if shortcut.before is None:
+                return values
+            return inspect_forward(shortcut.before, values)
+
+        dense = shortcut.dense
+        kernel, bias = (np.asarray(w, np.float32) for w in (dense.kernel, dense.bias))
+        intact_input = dense_input(self.values)
+        intact = intact_input @ kernel + bias
+        # The layers before the Dense one act on each channel apart, so channel k of their
+        # output for a copy with channel k switched off is their output for the fill alone.
+        filled = dense_input(self.fill[None])[0]
+        width, count = self.channels, len(self.values)
+        group = max(1, min(len(channels), COPIES_BUDGET // max(1, intact.size)))
+        for start in range(0, len(channels), group):
+            chosen = list(channels[start : start + group])
+            changed = []
+            for channel in chosen:
+                columns = slice(channel, None, width)
+                change = (filled[columns] - intact_input[:, columns]) @ kernel[columns]
+                changed.append(intact + change)
+            activated = keras.ops.convert_to_numpy(dense.activation(np.concatenate(changed)))
+            activated = activated.astype(np.float32)
+            after = shortcut.after
+            logits = activated if after is None else inspect_forward(after, activated)
+            for slot, channel in enumerate(chosen):
+                yield channel, logits[slot * count : (slot + 1) * count]
+
 
 #: Cut models with their images run up to the cut, per model, most recent last: a toggle
 #: in the web app asks again for the same layer, snapshot and images.
@@ -152,6 +194,15 @@ _ABLATORS: weakref.WeakKeyDictionary[keras.Model, OrderedDict[Any, Ablator]] = (
     weakref.WeakKeyDictionary()
 )
 ABLATORS_KEPT = 2
+
+
+def inspect_forward(model: keras.Model, values: np.ndarray) -> np.ndarray:
+    """``model``'s single output on ``values``, in batches as large as the tail's."""
+    from convscope.models import inspect
+    from convscope.models.split import TAIL_BUDGET
+
+    rows = max(inspect.FORWARD_BATCH, TAIL_BUDGET // max(1, values[0].size))
+    return inspect.forward(model, values, batch_size=rows)[0]
 
 
 def ablator(model: keras.Model, inputs: LensInputs, params: AblationParams) -> Ablator:

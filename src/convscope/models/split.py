@@ -35,6 +35,45 @@ from convscope.models import inspect
 TAIL_BUDGET = 2**24
 
 
+#: Layers that act on each channel apart (or copy it, or only reorder positions): after a
+#: cut, they leave every channel but the switched-off one as it was.
+_CHANNEL_WISE = (
+    keras.layers.MaxPooling2D,
+    keras.layers.AveragePooling2D,
+    keras.layers.GlobalAveragePooling2D,
+    keras.layers.GlobalMaxPooling2D,
+    keras.layers.Dropout,
+    keras.layers.Identity,
+    keras.layers.Activation,
+    keras.layers.ReLU,
+    keras.layers.LeakyReLU,
+    keras.layers.BatchNormalization,
+    keras.layers.Flatten,
+)
+
+
+@dataclass(frozen=True)
+class DenseShortcut:
+    """A tail that is channel-wise layers, then a ``Dense`` layer, then the rest.
+
+    A channel switched off then changes only its own columns of the ``Dense`` layer's
+    input (channels last: columns ``k, k + C, k + 2C...``), and to the same values for
+    every image (the channel-wise layers' output for the fill), so the ``Dense`` layer's
+    pre-activation changes by those columns' difference times their rows of the kernel:
+    a product with ``1/C`` of the kernel, and the layers before it run on the fill alone.
+
+    Attributes:
+        before: Cut output -> the ``Dense`` layer's input, flattened; None if that input is
+            the cut itself.
+        dense: The ``Dense`` layer (its kernel, bias and activation).
+        after: The ``Dense`` layer's output -> logits; None if it outputs the logits.
+    """
+
+    before: keras.Model | None
+    dense: keras.layers.Dense
+    after: keras.Model | None
+
+
 @dataclass(frozen=True)
 class ModelSplit:
     """A model cut at one tensor.
@@ -55,6 +94,7 @@ class ModelSplit:
     head: keras.Model
     tail: keras.Model | None
     frontier: int
+    shortcut: DenseShortcut | None = None
 
     def run_head(self, images: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         """The cut's output and the frontier tensors of ``images`` (float32, batch first)."""
@@ -160,6 +200,44 @@ def _frontier(cut: Any, logits: Any) -> tuple[bool, list[Any]]:
     return True, list(frontier.values())
 
 
+def _dense_shortcut(cut: Any, logits: Any) -> DenseShortcut | None:
+    """The :class:`DenseShortcut` of the tail from ``cut``, if it has that shape."""
+    chain: list[tuple[Any, Any]] = []  # (operation, its output), from the logits back
+    tensor = logits
+    while tensor is not cut:
+        made = _producer(tensor)
+        if made is None or len(made[1].input_tensors) != 1:
+            return None  # not a chain of single-input layers
+        chain.append((made[0], tensor))
+        tensor = made[1].input_tensors[0]
+    chain.reverse()
+    for operation, output in chain:
+        if isinstance(operation, keras.layers.Dense):
+            break
+        if not isinstance(operation, _CHANNEL_WISE):
+            return None
+        if getattr(operation, "data_format", "channels_last") == "channels_first":
+            return None  # channels on the second axis: a flattened channel is not k::C
+        axis = getattr(operation, "axis", -1)
+        if isinstance(operation, keras.layers.BatchNormalization) and axis not in (
+            -1,
+            len(output.shape) - 1,
+        ):
+            return None
+    else:
+        return None
+    position = [op for op, _ in chain].index(operation)
+    dense_input = cut if position == 0 else chain[position - 1][1]
+    channels = cut.shape[-1]
+    if len(dense_input.shape) != 2 or not channels or dense_input.shape[-1] % channels:
+        return None
+    return DenseShortcut(
+        before=None if position == 0 else keras.Model(cut, dense_input),
+        dense=operation,
+        after=None if output is logits else keras.Model(output, logits),
+    )
+
+
 def split_at(model: keras.Model, layer_name: str, *, field: str = "layer") -> ModelSplit:
     """Cut ``model`` at the output of the layer ``layer_name`` (see the module's docstring).
 
@@ -196,6 +274,7 @@ def split_at(model: keras.Model, layer_name: str, *, field: str = "layer") -> Mo
         head=head,
         tail=tail,
         frontier=len(frontier),
+        shortcut=_dense_shortcut(cut, logits) if not frontier and tail is not None else None,
     )
     per_model[layer_name] = split
     return split
