@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python bench/executors.py
 	$(BIN)/python bench/server_load.py
 	$(BIN)/python bench/layers.py
+	$(BIN)/python bench/ablation.py
 
 lint: $(VENV)/.installed web/node_modules/.package-lock.json
 	cd web && npm run --silent lint

@@ -7,7 +7,7 @@ PNGs of the playground, the training view, the runs list, the comparison and the
 both datasets; then the playground and the four views of a run in French (``*-fr.png``).
 Needs Fashion-MNIST installed (Debian's ``dataset-fashion-mnist``) and the built web app.
 
-    python scripts/take_screenshots.py [--only explain|depth|learners|french]
+    python scripts/take_screenshots.py [--only explain|depth|ablation|learners|french]
 """
 
 from __future__ import annotations
@@ -134,11 +134,41 @@ def depth_screenshots(page: Page, base: str, run_id: str) -> None:
     )
 
 
+def ablation_screenshots(page: Page, base: str, run_id: str) -> None:
+    """The Depth view's ablation panel: channel importance, three channels switched off,
+    and the count of important channels across training."""
+    page.goto(f"{base}/#/runs/{run_id}/depth?layer=conv2")
+    panel = page.get_by_test_id("ablation-panel")
+    panel.wait_for(timeout=300_000)
+    page.add_style_tag(content=".sticky, .topnav { position: static !important; }")
+    panel.scroll_into_view_if_needed()
+    page.get_by_test_id("channel-feature").wait_for(timeout=300_000)
+    page.wait_for_timeout(1000)
+    panel.screenshot(path=OUT / "ablation.png")
+    ranking = post(
+        base, f"/api/runs/{run_id}/lenses/channel_importance", {"params": {"layer": "conv2"}}
+    )["meta"]["ranking"]
+    for channel in ranking[:3]:
+        page.get_by_test_id(f"importance-bar-{channel}").click()
+        page.get_by_test_id("toggle-channel").click()
+        page.get_by_test_id("ablation-busy").wait_for(state="detached", timeout=120_000)
+    page.wait_for_timeout(1000)
+    panel.screenshot(path=OUT / "ablation-switched-off.png")
+    page.get_by_test_id("measure-across").click()
+    across = page.get_by_test_id("importance-across")
+    across.get_by_test_id("importance-curve").wait_for(timeout=300_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=across-running]')", timeout=600_000
+    )
+    page.wait_for_timeout(500)
+    across.screenshot(path=OUT / "ablation-across-training.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=["explain", "depth", "learners", "french"],
+        choices=["explain", "depth", "ablation", "learners", "french"],
         help="take only these screenshots",
     )
     args = parser.parse_args()
@@ -152,7 +182,7 @@ def main() -> None:
         mlp = "" if only else post_run(base, {**common, "arch": "mlp", "name": "mlp"})
         shapes = (
             ""
-            if only in {"depth", "learners", "french"}
+            if only in {"depth", "ablation", "learners", "french"}
             else post_run(base, {"dataset": "shapes", "epochs": 5, "name": "shapes"})
         )
         sweep = ""
@@ -181,6 +211,8 @@ def main() -> None:
                 depth_screenshots(page, base, cnn)
             if only == "learners":
                 learner_screenshots(page, base, cnn)
+            if only == "ablation":
+                ablation_screenshots(page, base, cnn)
             if only == "french":
                 french_screenshots(browser, base, cnn)
             if only:
@@ -229,6 +261,7 @@ def main() -> None:
             page.screenshot(path=OUT / "sweep.png", full_page=True)
             explain_screenshots(page, base, cnn, shapes)
             depth_screenshots(page, base, cnn)
+            ablation_screenshots(page, base, cnn)
             shoot_layers(
                 browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US"), base, cnn
             )

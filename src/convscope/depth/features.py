@@ -195,7 +195,8 @@ def _feature_model(
     return per_model[key]
 
 
-def _digest(arrays: Sequence[np.ndarray]) -> str:
+def array_digest(arrays: Sequence[np.ndarray]) -> str:
+    """A short hash of arrays' dtypes, shapes and bytes: equal arrays, equal digests."""
     hasher = hashlib.blake2b(digest_size=16)
     for array in arrays:
         contiguous = np.ascontiguousarray(array)
@@ -228,7 +229,9 @@ def layer_features(
         InvalidInput: An unknown layer, or a model whose outputs are not fully known.
     """
     names = tuple(feature_layers(model, layers))
-    key = (names, max_features, _digest(model.get_weights()), _digest([images])) if cache else None
+    key = None
+    if cache:
+        key = (names, max_features, array_digest(model.get_weights()), array_digest([images]))
     cached = _RESULTS.get(model)
     if key is not None and cached is not None and key in cached:
         cached.move_to_end(key)
