@@ -22,6 +22,7 @@ SOURCE = "en"
 
 # Messages that read the same in French: names, and words French shares with English.
 SAME_IN_FRENCH = {
+    "ablation.col.intact",
     "activations.title",
     "card.insertion",
     "configDiff.label.arch",

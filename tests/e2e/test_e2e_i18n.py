@@ -177,6 +177,9 @@ def visit(page: Page, name: str, address: str, ready: list[str], lang: str | Non
     if name == "depth":
         page.get_by_test_id("multiple-1-0").click()
         page.get_by_test_id("depth-map").scroll_into_view_if_needed()
+        page.get_by_test_id("ablation-panel").scroll_into_view_if_needed()
+        expect(page.get_by_test_id("importance-facts")).to_be_visible(timeout=WAIT)
+        expect(page.get_by_test_id("ablation-channel")).to_be_visible(timeout=WAIT)
     for details in page.locator("details").all():
         details.evaluate("element => { element.open = true; }")
     return page.evaluate(WALK)
