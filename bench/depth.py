@@ -153,9 +153,11 @@ def recorder_figures(rounds: int) -> None:
     measure(model, images, labels)
     hook = statistics.median(timed(lambda: measure(model, images, labels)) for _ in range(6))
     fit = statistics.median(plain)
+    count = recorder.snapshot_count
     print(
-        f"measuring one snapshot: {hook * 1000:.0f} ms; six of them (one run) add "
-        f"{6 * hook / fit:.1%} to a fit of {fit:.1f} s: ratio {fit / (fit + 6 * hook):.3f}"
+        f"measuring one snapshot: {hook * 1000:.0f} ms; {count} of them (one run) add "
+        f"{count * hook / fit:.1%} to a fit of {fit:.1f} s: ratio "
+        f"{fit / (fit + count * hook):.3f}"
     )
     ratios = sorted(p / r for p, r in zip(plain, recorded, strict=True))
     ratio = statistics.median(plain) / statistics.median(recorded)

@@ -13,10 +13,14 @@ import pytest
 import convscope  # noqa: F401  (selects the TensorFlow backend before Keras is imported)
 
 # Test helpers are imported by name (tests run in importlib mode, without their folders on
-# the path); spawned worker processes inherit the path too.
+# the path); spawned worker processes inherit the path too. The repository's root is on it
+# as well: importlib mode names a test module ``tests.<folder>.<module>``, and a process
+# spawned to run one of its functions must import it under that name.
 HERE = str(Path(__file__).resolve().parent)
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+ROOT = str(Path(HERE).parent)
+for folder in (ROOT, HERE):
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 from pg_server import PostgresServer, postgres_server  # noqa: E402 - needs the path above
 

@@ -82,11 +82,16 @@ def test_parallel_writer_processes_lose_nothing(store: Store) -> None:
             logits = store.snapshot_arrays(run_id, snapshot.index)["logits"]
             assert np.all(logits == writer * 100 + snapshot.index)
         assert len(store.batches(run_id)["step"]) == SNAPSHOTS * 3
-        kinds = [event.kind for event in store.events_after(run_id, 0, limit=1000)]
-        # running -> done is one status event; the creation as "running" logs none.
-        assert kinds.count("progress") == SNAPSHOTS * EVENTS_PER_SNAPSHOT
+        events = store.events_after(run_id, 0, limit=1000)
+        kinds = [event.kind for event in events]
+        # running -> done is one status event; the creation as "running" logs none. Once
+        # the run is done its progress events are dropped but the last one written.
         assert kinds.count("snapshot") == SNAPSHOTS and kinds.count("status") == 1
+        progress = [event for event in events if event.kind == "progress"]
+        assert len(progress) == 1 and progress[0].payload["n"] == EVENTS_PER_SNAPSHOT - 1
     every_id = [event.id for event in store.events_after(None, 0, limit=5000)]
-    assert len(every_id) == WRITERS * (SNAPSHOTS * (EVENTS_PER_SNAPSHOT + 1) + 1)
-    # The follower saw every event exactly once, in order: none was committed behind its back.
-    assert seen == every_id
+    assert len(every_id) == WRITERS * (SNAPSHOTS + 2)
+    # The follower saw events once each, in order, and none that is kept escaped it: none
+    # was committed behind its back.
+    assert seen == sorted(set(seen))
+    assert set(every_id) <= set(seen)
