@@ -16,6 +16,10 @@ def snapshots_recorded(store_dir):
         return runs[0].num_snapshots if runs else 0
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_mid_training_marks_the_run_interrupted_and_keeps_snapshots(tmp_path):
     store_dir = tmp_path / "store"
     process = subprocess.Popen(
