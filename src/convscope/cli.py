@@ -314,6 +314,9 @@ def _show(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from convscope.server.app import serve
 
+    if args.workers is not None and args.workers < 0:
+        raise InvalidInput("workers", "must be 0 or more")
+
     serve(
         host=args.host,
         port=args.port,
