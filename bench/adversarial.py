@@ -87,7 +87,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def bench_storm(readers: int = 1_000, rounds: int = 1, idle: int = 50, events: int = 2_200) -> None:
+def bench_storm(readers: int = 1_000, rounds: int = 3, idle: int = 50, events: int = 2_200) -> None:
     with tempfile.TemporaryDirectory() as directory, server_process(Path(directory)) as (url, pid):
         store = Store(directory)
         # A notebook run, training in this process, with frequent flushes.

@@ -143,10 +143,12 @@ async def run_storm(
     return result
 
 
-def _probe(url: str, interval: float, stop: Any, results: Any) -> None:
+def _probe(url: str, interval: float, ready: Any, stop: Any, results: Any) -> None:
     latencies: list[float] = []
     failures: list[str] = []
     with httpx.Client(base_url=url, timeout=30) as client:
+        client.get("/api/health")  # connected and warm before the storm starts
+        ready.set()
         while not stop.is_set():
             started = time.perf_counter()
             try:
@@ -170,16 +172,19 @@ class HealthProbe:
 
     def __init__(self, url: str, interval: float = 0.02) -> None:
         context = multiprocessing.get_context("spawn")
+        self._ready = context.Event()
         self._stop = context.Event()
         self._results, sending = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_probe, args=(url, interval, self._stop, sending), daemon=True
+            target=_probe, args=(url, interval, self._ready, self._stop, sending), daemon=True
         )
         self.latencies: list[float] = []
         self.failures: list[str] = []
 
     def __enter__(self) -> HealthProbe:
         self._process.start()
+        if not self._ready.wait(60):
+            raise TimeoutError("the health probe did not start")
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -3,6 +3,8 @@ in a thread, and a trainer that never stops (to test how a stuck worker is handl
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import threading
 import time
@@ -10,6 +12,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -160,6 +163,16 @@ def live_server(app: FastAPI) -> Iterator[LiveServer]:
             server.should_exit = True
             thread.join(timeout=60)
     assert not thread.is_alive(), "the server did not stop"
+
+
+def run_in_own_loop(scenario: Callable[[], Any]) -> Any:
+    """Run a coroutine function to completion in a thread with its own event loop.
+
+    Playwright's sync API (the browser tests) keeps an event loop running in the main
+    thread for the whole session, where ``asyncio.run`` refuses to start another.
+    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, scenario()).result()
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float, what: str) -> object:

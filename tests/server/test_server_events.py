@@ -3,8 +3,6 @@ slow clients dropped, disconnected clients forgotten."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import json
 import math
 from collections.abc import Iterator
@@ -12,22 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import LiveServer, live_server, seed_run, wait_for
+from server_helpers import LiveServer, live_server, run_in_own_loop, seed_run, wait_for
 
 from convscope.config import Settings
 from convscope.server.app import create_app
-from convscope.server.events import EventHub, event_stream, parse_last_event_id
+from convscope.server.events import EventHub
+from convscope.server.streams import event_stream, parse_last_event_id
 from convscope.store import Store
-
-
-def run_in_own_loop(scenario):
-    """Run a coroutine function to completion in a thread with its own event loop.
-
-    Playwright's sync API (the browser tests) keeps an event loop running in the main
-    thread for the whole session, where ``asyncio.run`` refuses to start another.
-    """
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, scenario()).result()
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ files, PNG encoding) runs in a thread, never on the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -26,6 +27,7 @@ from convscope.config import Settings, is_loopback
 from convscope.datasets.uploaded import use_directory
 from convscope.inspection.inspector import make_inspector
 from convscope.server.cache import LRUCache
+from convscope.server.collector import FullCollections
 from convscope.server.errors import add_exception_handlers
 from convscope.server.events import EventHub
 from convscope.server.limits import BodyLimitMiddleware
@@ -45,6 +47,7 @@ from convscope.server.routes import (
     uploads,
 )
 from convscope.server.security import TOKEN_QUERY, SecurityMiddleware
+from convscope.server.turns import StreamTurnsMiddleware
 from convscope.store import Store
 from convscope.training.executor import check_executor_kind
 from convscope.training.jobs import (
@@ -158,9 +161,16 @@ def create_app(
         if inspection is not None:
             await anyio.to_thread.run_sync(inspection.start)
         app.state.inspection = inspection
+        collections = app.state.full_collections
+        collecting = None
+        if collections is not None:
+            collections.take_over()
+            collecting = asyncio.create_task(collections.run(), name="convscope-gc")
         try:
             yield
         finally:
+            if collecting is not None:
+                collecting.cancel()
             await anyio.to_thread.run_sync(stopper.stop)
             await app.state.hub.stop()
             if inspection is not None:
@@ -187,11 +197,15 @@ def create_app(
     app.state.pool = None  # the executor when it is the local WorkerPool
     app.state.inspection = None
     app.state.cache = LRUCache()
+    # Set by `serve`, whose process is the server's alone (see convscope.server.collector).
+    app.state.full_collections = None
 
     add_exception_handlers(app)
-    # The last added is the outermost: the host and origin checks come before all else.
+    # The last added is the outermost: event streams wait for their turn before all else,
+    # then the host and origin checks come first.
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.add_middleware(SecurityMiddleware, settings=settings)
+    app.add_middleware(StreamTurnsMiddleware)
     # The datasets users uploaded to this store are listed and trained like the others.
     use_directory(store.datasets_dir)
     routers = (health, datasets, architectures, runs, events, snapshots, probe, lenses)
@@ -251,6 +265,7 @@ def serve(
             settings = dataclasses.replace(settings, auth_token=token)
     _raise_open_file_limit(settings.sse_max_connections + 256)
     app = create_app(settings)
+    app.state.full_collections = FullCollections()
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -1,11 +1,16 @@
-"""A small thread-safe LRU cache for values derived from files that never change."""
+"""Caches: a small thread-safe LRU for values derived from files that never change, and
+:class:`SingleFlight`, which lets concurrent requests for one value share its computation.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from typing import Any
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class LRUCache:
@@ -53,3 +58,31 @@ class LRUCache:
         with self._lock:
             for key in [k for k in self._items if isinstance(k, tuple) and k[:1] == (prefix,)]:
                 del self._items[key]
+
+
+class SingleFlight:
+    """Concurrent callers asking for the same key share one computation.
+
+    A thousand clients that reconnect at once and ask for the same thing cost one
+    computation, not a thousand. Nothing is kept once it is done: callers arriving later
+    start a new one. A caller that is cancelled does not cancel the computation the others
+    wait for.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, asyncio.Future[Any]] = {}
+
+    @property
+    def running(self) -> int:
+        """How many computations are in flight now."""
+        return len(self._running)
+
+    async def run(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        """The result of ``compute()``, shared with every caller of the same ``key`` that
+        arrives while it runs."""
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.ensure_future(compute())
+            self._running[key] = task
+            task.add_done_callback(lambda _: self._running.pop(key, None))
+        return await asyncio.shield(task)

@@ -1,16 +1,17 @@
-"""Live run events for Server-Sent Events streams.
+"""Live run events: the hub that follows the store's event table for the streams.
 
 One :class:`EventHub` per app polls the store's event table (written by worker processes)
 and fans new events out to per-client queues. A client that reads too slowly fills its
 bounded queue and is dropped: its stream ends and the browser's ``EventSource``
-reconnects with ``Last-Event-ID``, which :func:`event_stream` replays from the database.
+reconnects with ``Last-Event-ID``, which :mod:`convscope.server.streams` replays from the
+database, page by page, with the hub's help.
 
-A connection costs the event loop only the bytes it sends: the replay is read and
-formatted page by page in a worker thread, and a client that does not take what it was
-sent within ``Settings.sse_send_timeout_s`` is disconnected (:class:`EventStreamResponse`).
-The hub caps the open streams, per run and in all. A finished run's stream ends after its
-last event, and a client that already has every event of a finished run gets 204, which
-tells ``EventSource`` to stop reconnecting.
+A page is read and formatted in a worker thread and kept for the clients that replay from
+the same point. Clients that connect at once share their reads
+(:class:`~convscope.server.cache.SingleFlight`), and the streams' reads use a few threads
+of their own (``STREAM_THREADS``), so that a thousand reconnecting clients neither read
+the same page a thousand times nor take every thread, and the GIL, from the rest of the
+API. The hub caps the open streams, per run and in all.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ import contextlib
 import functools
 import json
 import logging
+import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import anyio
 import anyio.to_thread
-from fastapi.responses import StreamingResponse
-from starlette.types import Message, Receive, Scope, Send
 
-from convscope.server.cache import LRUCache
+from convscope.server.cache import LRUCache, SingleFlight
 from convscope.server.encoding import json_safe
 from convscope.store import EventRecord, Store
 from convscope.store.records import FINISHED
@@ -37,13 +38,18 @@ logger = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.2
 QUEUE_SIZE = 256
-HEARTBEAT_S = 15.0
 REPLAY_PAGE = 500
 #: Replay pages kept formatted: clients that reconnect from the same point (a page
 #: reload replays from the start) share them instead of each reading the database.
 REPLAY_CACHE_PAGES = 64
-#: Largest event id (SQLite integers are 64-bit); a larger resume point means "after all".
-MAX_EVENT_ID = 2**63 - 1
+#: Seconds a run's state, read for a client that connects, serves the clients after it.
+RUN_STATE_TTL_S = 1.0
+#: Threads the streams' database reads may use at once (the API's own pool is left alone).
+STREAM_THREADS = 4
+#: Replay pages handed to connections at once. Each hand-over costs the event loop a copy
+#: and a socket write; a thousand clients handed their pages in the same turn of the loop
+#: would make every other request wait for all of them.
+PAGE_SENDERS = 16
 
 
 def format_event(event: EventRecord) -> str:
@@ -156,6 +162,10 @@ class EventHub:
         # one arrived may be out of date, and is not kept.
         self._events_seen: Counter[str] = Counter()
         self._ends_seen: Counter[str] = Counter()
+        self._reads = SingleFlight()
+        self._run_states = LRUCache(REPLAY_CACHE_PAGES)
+        self._threads = anyio.CapacityLimiter(STREAM_THREADS)
+        self.page_senders = asyncio.Semaphore(PAGE_SENDERS)
         self._last_id = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -206,6 +216,34 @@ class EventHub:
             self._per_run[run_id] += 1
         return subscription
 
+    async def run_state(self, run_id: str, after_id: int) -> tuple[bool, bool]:
+        """Whether the run has finished, and whether a client that has every event up to
+        ``after_id`` has them all (then there is nothing to stream).
+
+        Clients asking at the same time share one read, and its answer serves the clients
+        that ask within ``RUN_STATE_TTL_S`` as long as the hub has seen no new event of
+        the run (a run's status changes with an event).
+
+        Raises:
+            NotFound: No run ``run_id``.
+        """
+        seen = (self._events_seen[run_id], self._ends_seen[run_id])
+        kept = self._run_states.get((run_id, after_id))
+        if kept is not None and kept[0] == seen and time.monotonic() - kept[1] < RUN_STATE_TTL_S:
+            return kept[2]
+
+        def read() -> tuple[bool, bool]:
+            finished = self.store.get_run(run_id).finished
+            return finished, finished and not self.store.events_after(run_id, after_id, limit=1)
+
+        async def read_and_keep() -> tuple[bool, bool]:
+            read_at = time.monotonic()
+            state = await anyio.to_thread.run_sync(read, limiter=self._threads)
+            self._run_states.put((run_id, after_id), (seen, read_at, state))
+            return state
+
+        return await self._reads.run(("state", run_id, after_id, seen), read_and_keep)
+
     async def replay_page(self, run_id: str, after_id: int) -> ReplayPage:
         """A page of a run's stored events after ``after_id``, formatted.
 
@@ -214,19 +252,27 @@ class EventHub:
         its progress events are compacted. A run's last, partial page is dropped as soon
         as the hub sees a new event of the run; until then it may lack events the hub
         has not polled yet, which is harmless: a client subscribes before its replay, so
-        those reach it live.
+        those reach it live. For the same reason a client joins a read already under way
+        only if the hub has seen no event of the run since that read began.
         """
         key = (run_id, after_id)
         page = self._replay_pages.get(key) or self._last_pages.get(key)
-        if page is None:
-            events, ends = self._events_seen[run_id], self._ends_seen[run_id]
-            page = await anyio.to_thread.run_sync(read_replay_page, self.store, run_id, after_id)
+        if page is not None:
+            return page
+        events, ends = self._events_seen[run_id], self._ends_seen[run_id]
+
+        async def read() -> ReplayPage:
+            page = await anyio.to_thread.run_sync(
+                read_replay_page, self.store, run_id, after_id, limiter=self._threads
+            )
             if page.count == REPLAY_PAGE:
                 if self._ends_seen[run_id] == ends:
                     self._replay_pages.put(key, page)
             elif self._events_seen[run_id] == events:
                 self._last_pages.put(key, page)
-        return page
+            return page
+
+        return await self._reads.run(("page", run_id, after_id, events, ends), read)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Forget a client (idempotent)."""
@@ -286,158 +332,3 @@ class EventHub:
                 # A locked or briefly unavailable database must not end live streams.
                 logger.exception("polling run events failed; retrying")
             await asyncio.sleep(self.poll_interval)
-
-
-async def event_stream(
-    hub: EventHub,
-    run_id: str,
-    last_event_id: int,
-    *,
-    finished: bool | None = None,
-    subscription: Subscription | None = None,
-    is_disconnected: Callable[[], Awaitable[bool]] | None = None,
-    heartbeat_s: float = HEARTBEAT_S,
-) -> AsyncIterator[str | bytes]:
-    """The SSE text of one client: stored events after ``last_event_id``, then live ones.
-
-    The client subscribes *before* the replay is read, and live events already covered
-    by the replay are skipped, so that nothing is missed and nothing is sent twice. The
-    stream ends after the event that ends the run (a finished run's stream ends after
-    its replay).
-
-    Args:
-        hub: The app's event hub.
-        run_id: The run whose events are streamed.
-        last_event_id: The id of the last event the client has (0 for none).
-        finished: Whether the run had finished before the stream started, when the
-            caller knows (read from the store otherwise).
-        subscription: The client's subscription, when the caller made it (to refuse a
-            client over the caps before answering); made here otherwise.
-        is_disconnected: Checked between events, so a gone client frees its queue soon.
-        heartbeat_s: Seconds of silence after which a comment line is sent.
-
-    Yields:
-        Chunks of ``text/event-stream``: a page of replayed events (bytes, shared by the
-        clients replaying it), or one live event.
-    """
-    subscription = subscription or hub.subscribe(run_id)
-    try:
-        # The status is read before the replay: a run seen finished here has every event
-        # in the database already, so the replay holds its end.
-        if finished is None:
-            finished = (await anyio.to_thread.run_sync(hub.store.get_run, run_id)).finished
-        sent = last_event_id
-        while True:
-            page = await hub.replay_page(run_id, sent)
-            if page.data:
-                yield page.data
-            sent = page.last_id
-            if page.ends_run:
-                return
-            if page.count < REPLAY_PAGE:
-                break
-        if finished:
-            return
-        yield ": connected\n\n"
-        idle = 0.0
-        while not subscription.dropped:
-            if subscription.queue.empty():
-                subscription.wakeup.clear()
-                waited = min(1.0, heartbeat_s)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(subscription.wakeup.wait(), timeout=waited)
-                if subscription.queue.empty() and not subscription.dropped:
-                    idle += waited
-                    if is_disconnected is not None and await is_disconnected():
-                        return
-                    if idle >= heartbeat_s:
-                        idle = 0.0
-                        yield ": heartbeat\n\n"
-                continue
-            if subscription.dropped:
-                break
-            event = subscription.queue.get_nowait()
-            if event.id <= sent:
-                continue
-            idle = 0.0
-            yield format_event(event)
-            sent = event.id
-            if ends_run(event):
-                return
-    finally:
-        hub.unsubscribe(subscription)
-
-
-class ClientTooSlow(Exception):
-    """A client did not take the bytes sent to it within the send timeout."""
-
-
-class EventStreamResponse(StreamingResponse):
-    """A ``text/event-stream`` response that drops clients who stop reading.
-
-    Each chunk must be handed to the connection within ``send_timeout`` seconds; a client
-    that reads nothing fills the socket's buffers, the send waits, and the response ends
-    there, closing the connection. The subscription is released however the response
-    ends, even when the stream never started.
-
-    Args:
-        stream: The SSE text, from :func:`event_stream`.
-        hub: The hub the subscription belongs to.
-        subscription: Released when the response ends.
-        send_timeout: Seconds a chunk may wait for the client.
-    """
-
-    def __init__(
-        self,
-        stream: AsyncIterator[str | bytes],
-        *,
-        hub: EventHub,
-        subscription: Subscription,
-        send_timeout: float,
-    ) -> None:
-        super().__init__(
-            stream,
-            media_type="text/event-stream",
-            # No caching, and no buffering by a reverse proxy: events must arrive at once.
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-        self.hub = hub
-        self.subscription = subscription
-        self.send_timeout = send_timeout
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def timed_send(message: Message) -> None:
-            try:
-                async with asyncio.timeout(self.send_timeout):
-                    await send(message)
-            except TimeoutError:
-                raise ClientTooSlow from None
-
-        try:
-            await super().__call__(scope, receive, timed_send)
-        except ClientTooSlow:
-            logger.info(
-                "closed an event stream of run %s: the client took nothing for %.0f s",
-                self.subscription.run_id,
-                self.send_timeout,
-            )
-        finally:
-            self.hub.unsubscribe(self.subscription)
-            with contextlib.suppress(Exception):
-                await self.body_iterator.aclose()  # type: ignore[attr-defined]
-
-
-def parse_last_event_id(header: str | None, query: str | None) -> int:
-    """The resume point from the ``Last-Event-ID`` header, else the query fallback.
-
-    Anything that is not a non-negative integer counts as "from the start"; a number
-    past the largest id counts as "after every event".
-    """
-    for value in (header, query):
-        if value is None:
-            continue
-        text = value.strip()
-        if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 40:
-            continue
-        return min(max(0, int(text)), MAX_EVENT_ID)
-    return 0

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from convscope.server.deps import HubDep, SettingsDep, StoreDep
-from convscope.server.events import (
-    EventStreamResponse,
-    TooManyStreams,
-    event_stream,
-    parse_last_event_id,
-)
-from convscope.store import Store
+from convscope.server.deps import HubDep, SettingsDep
+from convscope.server.events import TooManyStreams
+from convscope.server.streams import EventStreamResponse, event_stream, parse_last_event_id
 
 router = APIRouter(tags=["events"])
 
 #: Seconds a client refused for too many streams is told to wait before retrying.
 RETRY_AFTER_S = 5
-
-
-def _run_state(store: Store, run_id: str, after_id: int) -> tuple[bool, bool]:
-    """Whether the run has finished, and whether the client already has all its events."""
-    finished = store.get_run(run_id).finished
-    return finished, finished and not store.events_after(run_id, after_id, limit=1)
 
 
 @router.get(
@@ -40,7 +28,6 @@ def _run_state(store: Store, run_id: str, after_id: int) -> tuple[bool, bool]:
 async def run_events(
     run_id: str,
     request: Request,
-    store: StoreDep,
     hub: HubDep,
     settings: SettingsDep,
     last_event_id: str | None = Query(
@@ -55,7 +42,7 @@ async def run_events(
     finished run gets 204 (an ``EventSource`` then stops reconnecting).
     """
     resume = parse_last_event_id(request.headers.get("last-event-id"), last_event_id)
-    finished, nothing_left = await anyio.to_thread.run_sync(_run_state, store, run_id, resume)
+    finished, nothing_left = await hub.run_state(run_id, resume)
     if nothing_left:
         return Response(status_code=204)
     try:
