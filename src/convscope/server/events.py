@@ -162,14 +162,18 @@ class EventHub:
         # one arrived may be out of date, and is not kept.
         self._events_seen: Counter[str] = Counter()
         self._ends_seen: Counter[str] = Counter()
-        self._reads = SingleFlight()
         self._run_states = LRUCache(REPLAY_CACHE_PAGES)
-        self._threads = anyio.CapacityLimiter(STREAM_THREADS)
-        self.page_senders = asyncio.Semaphore(PAGE_SENDERS)
+        self._new_waiters()
         self._last_id = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.should_close: Callable[[], bool] | None = None
+
+    def _new_waiters(self) -> None:
+        self._reads = SingleFlight()
+        self._threads = anyio.CapacityLimiter(STREAM_THREADS)
+        #: Replay pages being handed to connections (see ``streams.EventStreamResponse``).
+        self.page_senders = asyncio.Semaphore(PAGE_SENDERS)
 
     @property
     def subscriber_count(self) -> int:
@@ -180,6 +184,9 @@ class EventHub:
         """Start polling from the newest event now in the store."""
         if self._task is not None:
             return
+        # Waiters belong to one event loop: a hub started again (an app served once more,
+        # in a new loop) starts with new ones.
+        self._new_waiters()
         self._last_id = await anyio.to_thread.run_sync(self.store.last_event_id)
         self._task = asyncio.create_task(self._run(), name="convscope-event-hub")
 

@@ -37,19 +37,30 @@ class StreamTurnsMiddleware:
     def __init__(self, app: ASGIApp, *, paths: re.Pattern[str] = EVENT_STREAMS, turns: int = TURNS):
         self.app = app
         self.paths = paths
-        self.turns = asyncio.Semaphore(turns)
+        self.count = turns
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._turns = asyncio.Semaphore(turns)
+
+    @property
+    def turns(self) -> asyncio.Semaphore:
+        """The turns of the running event loop (an app may be served by several in turn)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._turns = loop, asyncio.Semaphore(self.count)
+        return self._turns
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.paths.match(scope["path"]):
             await self.app(scope, receive, send)
             return
+        turns = self.turns
         holding = False
 
         def release() -> None:
             nonlocal holding
             if holding:
                 holding = False
-                self.turns.release()
+                turns.release()
 
         async def starting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -61,11 +72,11 @@ class StreamTurnsMiddleware:
             message = await receive()
             if message["type"] == "http.disconnect" and not holding:
                 # The client left: the stream ends, in its turn.
-                await self.turns.acquire()
+                await turns.acquire()
                 holding = True
             return message
 
-        await self.turns.acquire()
+        await turns.acquire()
         holding = True
         try:
             await self.app(scope, ending_receive, starting_send)
