@@ -31,6 +31,7 @@ from convscope.server.collector import FullCollections
 from convscope.server.errors import add_exception_handlers
 from convscope.server.events import EventHub
 from convscope.server.limits import BodyLimitMiddleware
+from convscope.server.openapi_links import add_links
 from convscope.server.routes import (
     architectures,
     datasets,
@@ -211,8 +212,21 @@ def create_app(
     routers = (health, datasets, architectures, runs, events, snapshots, probe, lenses)
     for module in (*routers, depth, sweeps, uploads, models, questions):
         app.include_router(module.router, prefix="/api")
+    _add_links(app)
     _add_static(app, static_dir or STATIC_DIR)
     return app
+
+
+def _add_links(app: FastAPI) -> None:
+    # The OpenAPI document says which answers give the ids that other operations take.
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = add_links(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def serve(
