@@ -34,16 +34,25 @@ class TrainedRun:
     snapshots: int
 
 
-@pytest.fixture(scope="session")
-def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedRun]:
-    """small_cnn trained on 300 digits for 2 epochs: snapshots at half an epoch and after
-    each epoch, a probe set of 60 test images."""
+def _train(store_dir: Path, **config: object) -> TrainedRun:
+    """Train one run of small_cnn in ``store_dir`` as the CLI does; it must end done."""
     from convscope.store import Store
     from convscope.training.config import RunConfig
     from convscope.training.runner import create_run, train_run
 
-    store_dir = tmp_path_factory.mktemp("trained")
-    config = RunConfig(
+    with Store(store_dir) as store:
+        run = create_run(store, RunConfig(**config), source="cli")
+        record = train_run(store, run.id)
+        assert record.status == "done", record.error
+        return TrainedRun(store_dir, run.id, len(store.list_snapshots(run.id)))
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
+    """small_cnn trained on 300 digits for 2 epochs: snapshots at half an epoch and after
+    each epoch, a probe set of 60 test images."""
+    return _train(
+        tmp_path_factory.mktemp("trained"),
         dataset="digits",
         train_size=300,
         test_size=120,
@@ -51,12 +60,6 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedRun
         epochs=2,
         snapshot_fractions=[0.5],
     )
-    with Store(store_dir) as store:
-        run = create_run(store, config, source="cli")
-        record = train_run(store, run.id)
-        assert record.status == "done", record.error
-        count = len(store.list_snapshots(run.id))
-    yield TrainedRun(store_dir, run.id, count)
 
 
 @pytest.fixture(scope="session")
@@ -86,16 +89,12 @@ def database_for(request: pytest.FixtureRequest) -> Callable[[str], str | None]:
 
 
 @pytest.fixture(scope="session")
-def trained_shapes_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedRun]:
+def trained_shapes_run(tmp_path_factory: pytest.TempPathFactory) -> TrainedRun:
     """small_cnn trained on 1,200 generated 32x32 shapes for 3 epochs (about 93% accurate):
     snapshots at half an epoch and after each epoch, a probe set of 60 images with their
     object masks."""
-    from convscope.store import Store
-    from convscope.training.config import RunConfig
-    from convscope.training.runner import create_run, train_run
-
-    store_dir = tmp_path_factory.mktemp("shapes")
-    config = RunConfig(
+    return _train(
+        tmp_path_factory.mktemp("shapes"),
         dataset="shapes",
         train_size=1200,
         test_size=120,
@@ -103,9 +102,3 @@ def trained_shapes_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tra
         epochs=3,
         snapshot_fractions=[0.5],
     )
-    with Store(store_dir) as store:
-        run = create_run(store, config, source="cli")
-        record = train_run(store, run.id)
-        assert record.status == "done", record.error
-        count = len(store.list_snapshots(run.id))
-    yield TrainedRun(store_dir, run.id, count)
