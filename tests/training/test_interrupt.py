@@ -40,6 +40,9 @@ def test_ctrl_c_mid_training_marks_the_run_interrupted_and_keeps_snapshots(tmp_p
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A terminal's Ctrl-C, even when the tests run in a background shell (whose
+        # children start with SIGINT ignored, as `convscope train &` would).
+        preexec_fn=_default_sigint,
     )
     try:
         deadline = time.monotonic() + 180
