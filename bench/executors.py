@@ -33,7 +33,7 @@ from convscope.inspection.ray_inspection import RayInspection
 from convscope.inspection.requests import LensRequest
 from convscope.store import Store
 from convscope.training.config import RunConfig
-from convscope.training.jobs import make_executor
+from convscope.training.executors import make_executor
 
 WORKERS = 2
 GOAL = 1.3

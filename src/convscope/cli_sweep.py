@@ -64,7 +64,7 @@ def run_sweep(args: argparse.Namespace, store: Store) -> int:
 
 def _train(store: Store, sweep: SweepRecord, settings: Settings, *, quiet: bool) -> bool:
     """Train the sweep with an executor of this process; True if Ctrl-C stopped it."""
-    from convscope.training.jobs import make_executor
+    from convscope.training.executors import make_executor
     from convscope.training.sweep import EarlyStopper
 
     executor = make_executor(settings, store)

@@ -13,7 +13,8 @@ from convscope.config import Settings
 from convscope.errors import InvalidInput
 from convscope.store import Store
 from convscope.training.executor import Executor, check_executor_kind
-from convscope.training.jobs import WorkerPool, make_executor
+from convscope.training.executors import make_executor
+from convscope.training.jobs import WorkerPool
 
 
 def test_the_local_executor_computes_calls_in_another_process(tmp_path: Path) -> None:

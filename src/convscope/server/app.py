@@ -51,10 +51,10 @@ from convscope.server.security import TOKEN_QUERY, SecurityMiddleware
 from convscope.server.turns import StreamTurnsMiddleware
 from convscope.store import Store
 from convscope.training.executor import check_executor_kind
+from convscope.training.executors import make_executor
 from convscope.training.jobs import (
     DEFAULT_TRAINER,
     WorkerPool,
-    make_executor,
     open_store,
     process_exists,
 )

@@ -13,8 +13,8 @@ from convscope.errors import StoreError
 
 from .base import make_engine, sqlite_url
 from .events import EventsMixin
+from .queue import QueueMixin
 from .results import ResultsMixin
-from .runs import RunsMixin
 from .schema import ensure_schema
 from .snapshots import SnapshotsMixin
 from .sweeps import SweepsMixin
@@ -24,7 +24,7 @@ from .uploads import UploadsMixin
 DATABASE_FILE = "convscope.db"
 
 
-class Store(SweepsMixin, RunsMixin, SnapshotsMixin, EventsMixin, ResultsMixin, UploadsMixin):
+class Store(SweepsMixin, QueueMixin, SnapshotsMixin, EventsMixin, ResultsMixin, UploadsMixin):
     """Runs, sweeps, snapshots, training curves and events, in SQL; arrays in files beside it.
 
     Safe to share between threads, and to open at the same time from several processes

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.util
 import logging
 import multiprocessing
 import os
@@ -36,7 +35,7 @@ from convscope.errors import ConvscopeError, NotFound, StoreError
 from convscope.processes import process_exists as process_exists  # re-exported
 from convscope.quiet import native_stderr_silenced
 from convscope.store import RunRecord, Store
-from convscope.training.executor import ONE_CPU, Executor, Resources, check_executor_kind
+from convscope.training.executor import ONE_CPU, Executor, Resources
 
 logger = logging.getLogger(__name__)
 
@@ -417,42 +416,6 @@ class WorkerPool(Executor):
     def _interrupt_runs_of(self, pid: int, reason: str) -> None:
         with contextlib.suppress(ConvscopeError):
             self.store.interrupt_runs_of(pid, reason)
-
-
-def make_executor(
-    settings: Settings,
-    store: Store,
-    *,
-    trainer: str = DEFAULT_TRAINER,
-    ray_init_options: dict[str, Any] | None = None,
-) -> Executor:
-    """The executor that ``settings.executor`` names, not yet started.
-
-    Args:
-        settings: ``executor`` ("local" or "ray"), ``workers``, ``ray_address``.
-        store: The store whose queue it trains.
-        trainer: The function runs train with, as ``module:function``.
-        ray_init_options: More keyword arguments for ``ray.init`` (Ray only).
-
-    Returns:
-        A :class:`WorkerPool` or a :class:`~convscope.training.ray_executor.RayExecutor`.
-
-    Raises:
-        ConvscopeError: Ray is asked for but not installed.
-    """
-    if check_executor_kind(settings.executor) == "ray":
-        if importlib.util.find_spec("ray") is None:
-            raise ConvscopeError("the Ray executor needs Ray: pip install 'convscope[ray]'")
-        from convscope.training.ray_executor import RayExecutor
-
-        return RayExecutor(
-            settings,
-            store,
-            address=settings.ray_address,
-            trainer=trainer,
-            init_options=ray_init_options,
-        )
-    return WorkerPool(settings, store, settings.workers, trainer=trainer)
 
 
 def _exit_reason(code: int | None) -> str:
