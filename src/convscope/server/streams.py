@@ -16,7 +16,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import anyio.to_thread
 from fastapi.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
@@ -77,7 +76,7 @@ async def event_stream(
         # The status is read before the replay: a run seen finished here has every event
         # in the database already, so the replay holds its end.
         if finished is None:
-            finished = (await anyio.to_thread.run_sync(hub.store.get_run, run_id)).finished
+            finished, _ = await hub.run_state(run_id, last_event_id)
         sent = last_event_id
         while True:
             page = await hub.replay_page(run_id, sent)
