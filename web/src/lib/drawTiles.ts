@@ -21,6 +21,40 @@ export interface TileScene {
   height: number;
 }
 
+/** Whether tile `index` passes the filters: its true class among `classFilter` (empty: any
+ * class), and a mistake when `misclassifiedOnly`. Everything passes before the data is in. */
+export function passesFilters(
+  index: number,
+  labels: Int32Array | null,
+  predictions: Int32Array | null,
+  classFilter: ReadonlySet<number>,
+  misclassifiedOnly: boolean,
+): boolean {
+  if (!labels || !predictions) return true;
+  if (classFilter.size && !classFilter.has(labels[index])) return false;
+  if (misclassifiedOnly && predictions[index] === labels[index]) return false;
+  return true;
+}
+
+/** Sizes a canvas for `width` x `height` CSS pixels at the screen's pixel ratio and clears
+ * it; returns its context in CSS pixels, or null. */
+export function clearCanvas(
+  canvas: HTMLCanvasElement,
+  width: number,
+  height: number,
+): CanvasRenderingContext2D | null {
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return null;
+  const dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
+    canvas.width = Math.round(width * dpr);
+    canvas.height = Math.round(height * dpr);
+  }
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  return ctx;
+}
+
 /** Width of the class-coloured border around an untinted tile. */
 export function borderWidth(size: number): number {
   return Math.max(1.5, Math.min(3, size / 7));
