@@ -1,9 +1,29 @@
 import type { Atlas } from "./atlas";
+import type { Frame } from "./frames";
 import { ERROR_COLOR, classColor } from "./palette";
 
 /** How a tile shows its predicted class: the image tinted in the class colour, or the image
  * as it is inside a border of that colour. Colour images always get the border. */
 export type TileStyle = "tint" | "border";
+
+/** The probe images of one snapshot, and what a hover card says about them. */
+export interface ProbeTiles {
+  atlas: Atlas | null;
+  frame: Frame | null;
+  labels: Int32Array | null;
+  classNames: string[];
+}
+
+/** What the views of the probe images as tiles (the classification map, the class columns) are given. */
+export interface TileViewProps extends ProbeTiles {
+  /** True classes to show; empty shows all. */
+  classFilter?: ReadonlySet<number>;
+  misclassifiedOnly?: boolean;
+  selected?: number | null;
+  tileStyle?: TileStyle;
+  duration?: number;
+  onselect?: (index: number) => void;
+}
 
 export interface TileScene {
   atlas: Atlas;
