@@ -1,9 +1,29 @@
 import type { Atlas } from "./atlas";
+import type { Frame } from "./frames";
 import { ERROR_COLOR, classColor } from "./palette";
 
 /** How a tile shows its predicted class: the image tinted in the class colour, or the image
  * as it is inside a border of that colour. Colour images always get the border. */
 export type TileStyle = "tint" | "border";
+
+/** The probe images of one snapshot, and what a hover card says about them. */
+export interface ProbeTiles {
+  atlas: Atlas | null;
+  frame: Frame | null;
+  labels: Int32Array | null;
+  classNames: string[];
+}
+
+/** What the views of the probe images as tiles (the classification map, the class columns) are given. */
+export interface TileViewProps extends ProbeTiles {
+  /** True classes to show; empty shows all. */
+  classFilter?: ReadonlySet<number>;
+  misclassifiedOnly?: boolean;
+  selected?: number | null;
+  tileStyle?: TileStyle;
+  duration?: number;
+  onselect?: (index: number) => void;
+}
 
 export interface TileScene {
   atlas: Atlas;
@@ -19,6 +39,40 @@ export interface TileScene {
   hovered: number | null;
   width: number;
   height: number;
+}
+
+/** Whether tile `index` passes the filters: its true class among `classFilter` (empty: any
+ * class), and a mistake when `misclassifiedOnly`. Everything passes before the data is in. */
+export function passesFilters(
+  index: number,
+  labels: Int32Array | null,
+  predictions: Int32Array | null,
+  classFilter: ReadonlySet<number>,
+  misclassifiedOnly: boolean,
+): boolean {
+  if (!labels || !predictions) return true;
+  if (classFilter.size && !classFilter.has(labels[index])) return false;
+  if (misclassifiedOnly && predictions[index] === labels[index]) return false;
+  return true;
+}
+
+/** Sizes a canvas for `width` x `height` CSS pixels at the screen's pixel ratio and clears
+ * it; returns its context in CSS pixels, or null. */
+export function clearCanvas(
+  canvas: HTMLCanvasElement,
+  width: number,
+  height: number,
+): CanvasRenderingContext2D | null {
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return null;
+  const dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
+    canvas.width = Math.round(width * dpr);
+    canvas.height = Math.round(height * dpr);
+  }
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  return ctx;
 }
 
 /** Width of the class-coloured border around an untinted tile. */

@@ -5,6 +5,7 @@
  */
 import type { NdArray } from "../api/lenses";
 import { fmtFixed, fmtNumber } from "./format";
+import { t } from "./i18n";
 
 /** The lens's meta for the layer. */
 export interface ExplainerMeta {
@@ -21,6 +22,17 @@ export interface ExplainerMeta {
   pad?: number[];
   pool_size?: number[];
   operation?: "max" | "average";
+}
+
+/** What the explainer of a layer with maps is given: its input and output for one image. */
+export interface MapExplainerProps {
+  input: NdArray;
+  output: NdArray;
+  meta: ExplainerMeta;
+  /** The output channel explained, and its pixel (row, column). */
+  channel: number;
+  pixel: [number, number];
+  onpixel: (pixel: [number, number]) => void;
 }
 
 /** Layer classes the explainer shows (the lens refuses the others). */
@@ -183,6 +195,12 @@ export function activate(name: string | null, value: number): number {
   if (name === "tanh") return Math.tanh(value);
   if (name === "sigmoid") return 1 / (1 + Math.exp(-value));
   return value;
+}
+
+/** How the line that applies the layer's activation to the sum `total` reads. */
+export function activationLabel(name: string | null, total: number): string {
+  if (name === "relu") return t("explainer.relu", { x: fmt(total) });
+  return name ? t("explainer.activation", { name, x: fmt(total) }) : t("explainer.noActivation");
 }
 
 /** The softmax of logits, with the exponentials it divides (shifted by the largest logit). */

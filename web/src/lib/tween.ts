@@ -58,3 +58,28 @@ export function countFrame(now: number): void {
   lastCounted = now;
   window.__convscopeFrames = (window.__convscopeFrames ?? 0) + 1;
 }
+
+/** Draws on the next animation frame, then on every frame for as long as `draw` asks to
+ * go on (while a tween moves); requests in between share that one frame. */
+export class FrameLoop {
+  #frame = 0;
+  readonly #draw: (now: number) => boolean;
+
+  constructor(draw: (now: number) => boolean) {
+    this.#draw = draw;
+  }
+
+  request(): void {
+    if (!this.#frame) this.#frame = requestAnimationFrame(this.#step);
+  }
+
+  stop(): void {
+    if (this.#frame) cancelAnimationFrame(this.#frame);
+    this.#frame = 0;
+  }
+
+  #step = (now: number): void => {
+    this.#frame = 0;
+    if (this.#draw(now)) this.#frame = requestAnimationFrame(this.#step);
+  };
+}
