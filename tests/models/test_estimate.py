@@ -13,12 +13,8 @@ import pytest
 from convscope.config import Settings
 from convscope.errors import InvalidInput, LimitExceeded
 from convscope.models.build import build_model
-from convscope.models.estimate import (
-    Unsizable,
-    check_size,
-    estimate_keras_config,
-    estimate_spec,
-)
+from convscope.models.estimate import check_size, estimate_spec
+from convscope.models.estimate_keras import Unsizable, estimate_keras_config
 from convscope.models.presets import get_preset, preset_names
 from convscope.models.spec import ArchSpec
 

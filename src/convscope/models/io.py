@@ -29,7 +29,7 @@ import keras
 
 from convscope.config import Settings
 from convscope.errors import InvalidInput, PayloadTooLarge, UnsafeModel
-from convscope.models.estimate import Unsizable, estimate_keras_config
+from convscope.models.estimate_keras import Unsizable, estimate_keras_config
 from convscope.untrusted import ArchiveLimits, SafeZip, open_zip
 
 REQUIRED_ENTRIES = frozenset({"config.json", "metadata.json", "model.weights.h5"})
