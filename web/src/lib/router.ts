@@ -65,10 +65,23 @@ export function navigate(href: string): void {
   location.hash = target;
 }
 
-/** Changes the hash without adding a history entry or firing a route change. */
+/** The path of a hash address, without its query (`#/runs/abc?x=1` gives `/runs/abc`). */
+function hashPath(hash: string): string {
+  const raw = hash.replace(/^#/, "");
+  const q = raw.indexOf("?");
+  return (q >= 0 ? raw.slice(0, q) : raw) || "/";
+}
+
+/**
+ * Changes the hash without adding a history entry or firing a route change: a view writes
+ * its choices into its own address. Nothing is written once the address has moved to
+ * another path: a view answering late, as the learner leaves it, must not bring its
+ * address back over the one the learner went to.
+ */
 export function replaceHash(href: string): void {
   const target = withLang(href);
   if (location.hash === target) return;
+  if (hashPath(location.hash) !== hashPath(target)) return;
   history.replaceState(history.state, "", target);
 }
 
