@@ -72,11 +72,6 @@ class SingleFlight:
     def __init__(self) -> None:
         self._running: dict[Hashable, asyncio.Future[Any]] = {}
 
-    @property
-    def running(self) -> int:
-        """How many computations are in flight now."""
-        return len(self._running)
-
     async def run(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
         """The result of ``compute()``, shared with every caller of the same ``key`` that
         arrives while it runs."""

@@ -44,6 +44,8 @@ REPLAY_PAGE = 500
 REPLAY_CACHE_PAGES = 64
 #: Seconds a run's state, read for a client that connects, serves the clients after it.
 RUN_STATE_TTL_S = 1.0
+#: Run states kept, one per (run, resume point).
+RUN_STATES_KEPT = 256
 #: Threads the streams' database reads may use at once (the API's own pool is left alone).
 STREAM_THREADS = 4
 #: Replay pages handed to connections at once. Each hand-over costs the event loop a copy
@@ -162,7 +164,7 @@ class EventHub:
         # one arrived may be out of date, and is not kept.
         self._events_seen: Counter[str] = Counter()
         self._ends_seen: Counter[str] = Counter()
-        self._run_states = LRUCache(REPLAY_CACHE_PAGES)
+        self._run_states = LRUCache(RUN_STATES_KEPT)
         self._new_waiters()
         self._last_id = 0
         self._task: asyncio.Task[None] | None = None
